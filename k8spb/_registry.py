@@ -1,0 +1,47 @@
+"""Find the model class for an apiVersion/kind, importing its group-version module on first use."""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import Any
+
+from k8spb import _generated_kinds as _gen
+from k8spb._errors import DecodeError
+from k8spb._schema import Model
+
+__all__ = ["KUBERNETES_VERSION", "class_for", "resources"]
+
+KUBERNETES_VERSION: str = _gen.KUBERNETES_VERSION
+_META_V1 = "k8spb.apimachinery.pkg.apis.meta.v1"
+
+
+@lru_cache(maxsize=None)
+def class_for(api_version: str, kind: str) -> type[Model]:
+    """The model class for ``apiVersion``/``kind``; DecodeError if k8spb does not know it."""
+    if not isinstance(api_version, str) or not api_version:
+        raise DecodeError("missing apiVersion", kind=kind if isinstance(kind, str) else None)
+    if not isinstance(kind, str) or not kind:
+        raise DecodeError(f"missing kind (apiVersion {api_version!r})")
+    hit = _gen.KINDS.get((api_version, kind))
+    if hit is not None:
+        return _load(*hit)
+    module = _gen.GROUP_VERSIONS.get(api_version)
+    for candidate in (module, _META_V1) if module else ():
+        found = getattr(importlib.import_module(candidate), kind, None)
+        if isinstance(found, type) and issubclass(found, Model) and hasattr(found, "kind"):
+            return found
+    if module is None:
+        raise DecodeError(f"unknown apiVersion {api_version!r} (not a built-in group-version of "
+                          f"Kubernetes {KUBERNETES_VERSION})", kind=kind)
+    raise DecodeError(f"unknown kind {kind!r} in {api_version}", kind=kind)
+
+
+def _load(module: str, name: str) -> type[Model]:
+    cls: type[Model] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def resources() -> tuple[tuple[Any, ...], ...]:
+    """Every served resource: (group, version, plural, kind, module, class, namespaced, verbs, subresources)."""
+    return _gen.RESOURCES

@@ -1,0 +1,1223 @@
+"""Field descriptors and the model base class the generated code is built on.
+
+A model instance has one of three sources:
+
+* a upb protobuf message (``_pb``): decoded from the wire; fields are materialised on first read;
+* a Kubernetes-JSON dict (``_json``): decoded from JSON/YAML; fields are converted on first read;
+* nothing: built by hand; every field lives in the instance ``__dict__``.
+
+A field read goes to the instance ``__dict__`` first (plain attribute speed); only a miss reaches the
+:class:`Field` descriptor, which converts the value from the source and caches it. Encoding writes the
+cached (possibly modified) values back and leaves the rest of the source untouched, so an unmodified
+object re-encodes from its upb message in C.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeVar
+
+from google.protobuf import descriptor_pool, message_factory
+from google.protobuf.message import Message
+
+from k8spb._errors import DecodeError, EncodeError
+
+__all__ = ["Field", "Model", "load_descriptor", "model", "resolve_module"]
+
+POOL = descriptor_pool.DescriptorPool()
+"""k8spb's own descriptor pool, so protos a user compiled elsewhere never clash with ours."""
+
+CLASSES: dict[str, type[Model]] = {}
+"""Proto full name -> model class, filled as generated modules are imported."""
+
+_UTC = datetime.UTC
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
+_MISSING: Any = object()
+
+M = TypeVar("M", bound="Model")
+
+
+def load_descriptor(serialized: bytes) -> Any:
+    """Add a serialized FileDescriptorProto to k8spb's pool and return the file descriptor."""
+    return POOL.AddSerializedFile(serialized)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scalar conversions shared by every field kind
+
+
+def format_time(value: datetime.datetime) -> str:
+    """RFC 3339 in UTC with whole seconds, as Kubernetes writes ``Time``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    v = value.astimezone(_UTC)
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}Z"
+
+
+def format_micro_time(value: datetime.datetime) -> str:
+    """RFC 3339 in UTC with exactly six fraction digits, as Kubernetes writes ``MicroTime``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    v = value.astimezone(_UTC)
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+            f".{v.microsecond:06d}Z")
+
+
+def parse_time(text: str) -> datetime.datetime:
+    """Parse an RFC 3339 timestamp (any offset, optional fraction) into an aware datetime."""
+    if not isinstance(text, str) or len(text) < 20 or text[10] not in "Tt":
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    s = text[:-1] + "+00:00" if text[-1] in "Zz" else text
+    dot = s.find(".", 19)
+    if dot != -1:  # fromisoformat wants at most 6 fraction digits
+        end = dot + 1
+        while end < len(s) and s[end].isdigit():
+            end += 1
+        s = s[:dot] + (s[dot:end][:7] if end - dot > 1 else "") + s[end:]
+    value = datetime.datetime.fromisoformat(s)
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {text!r}")
+    return value
+
+
+def _time_to_seconds(value: datetime.datetime) -> tuple[int, int]:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    delta = value - _EPOCH
+    return delta.days * 86400 + delta.seconds, delta.microseconds
+
+
+def format_duration(value: datetime.timedelta) -> str:
+    """A Go duration string (``1h2m3.5s``) for a timedelta."""
+    ns = (value.days * 86400 + value.seconds) * 1_000_000_000 + value.microseconds * 1000
+    return _go_duration(ns)
+
+
+def _go_duration(ns: int) -> str:
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                return sign + _trim(ns / size) + unit
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    seconds = _trim(rest / 1_000_000_000)
+    out = sign
+    if hours:
+        out += f"{hours}h"
+    if hours or minutes:
+        out += f"{minutes}m"
+    return out + seconds + "s"
+
+
+def _trim(x: float) -> str:
+    text = f"{x:.9f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def parse_duration(text: str) -> datetime.timedelta:
+    """Parse a Go duration string into a timedelta."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"not a duration: {text!r}")
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    s, sign, total, i = text, 1.0, 0.0, 0
+    if s[0] in "+-":
+        sign = -1.0 if s[0] == "-" else 1.0
+        i = 1
+    if s[i:] == "0":
+        return datetime.timedelta(0)
+    if i >= len(s):
+        raise ValueError(f"not a duration: {text!r}")
+    while i < len(s):
+        j = i
+        while j < len(s) and (s[j].isdigit() or s[j] == "."):
+            j += 1
+        if j == i:
+            raise ValueError(f"not a duration: {text!r}")
+        number = float(s[i:j])
+        k = j
+        while k < len(s) and not (s[k].isdigit() or s[k] == "."):
+            k += 1
+        unit = s[j:k]
+        if unit not in units:
+            raise ValueError(f"unknown unit {unit!r} in duration {text!r}")
+        total += number * units[unit]
+        i = k
+    return datetime.timedelta(seconds=sign * total)
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists and scalars)."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) for v in value]
+    return value
+
+
+def _dumps_compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _sniff_json(raw: bytes) -> bool:
+    for b in raw[:64]:
+        if b in b" \t\r\n":
+            continue
+        return b in b'{["ntf-0123456789'
+    return False
+
+
+RawHook = Callable[[bytes], Any]
+_raw_decoder: list[RawHook] = []
+"""Set by the codec: decodes an enveloped protobuf ``RawExtension`` into a model."""
+
+
+def set_raw_decoder(hook: RawHook) -> None:
+    """Let the codec decode protobuf envelopes found inside RawExtension fields."""
+    _raw_decoder[:] = [hook]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Per-kind conversions. Each kind has four functions:
+#   pb(msg_value) -> value          protobuf field value (already known present) -> model value
+#   js(raw, path) -> value          JSON value -> model value (validating)
+#   tojs(value, path) -> JSON       model value -> JSON value
+#   topb(parent, name, value, path) write a model value into a protobuf field
+
+
+def _bad(path: str, what: str, got: Any) -> DecodeError:
+    shown = repr(got)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return DecodeError(f"expected {what}, got {type(got).__name__} {shown}", path=path)
+
+
+def _js_str(raw: Any, path: str) -> Any:
+    if isinstance(raw, str):
+        return raw
+    raise _bad(path, "a string", raw)
+
+
+def _js_int(raw: Any, path: str) -> Any:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    raise _bad(path, "an integer", raw)
+
+
+def _js_bool(raw: Any, path: str) -> Any:
+    if isinstance(raw, bool):
+        return raw
+    raise _bad(path, "a boolean", raw)
+
+
+def _js_float(raw: Any, path: str) -> Any:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise _bad(path, "a finite number", raw)
+        return raw
+    raise _bad(path, "a number", raw)
+
+
+def _js_bytes(raw: Any, path: str) -> Any:
+    if not isinstance(raw, str):
+        raise _bad(path, "a base64 string", raw)
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise DecodeError(f"invalid base64: {raw[:40]!r}", path=path) from None
+
+
+def _js_time(raw: Any, path: str) -> Any:
+    if not isinstance(raw, str):
+        raise _bad(path, "an RFC 3339 timestamp string", raw)
+    try:
+        return parse_time(raw)
+    except ValueError as exc:
+        raise DecodeError(str(exc), path=path) from None
+
+
+def _js_duration(raw: Any, path: str) -> Any:
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise DecodeError(str(exc), path=path) from None
+
+
+def _js_quantity(raw: Any, path: str) -> Any:
+    if isinstance(raw, str):
+        if not raw:
+            raise DecodeError("quantities must match the regular expression "
+                              "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'", path=path)
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, float) and math.isfinite(raw):
+        return repr(raw) if not raw.is_integer() else str(int(raw))
+    raise _bad(path, "a quantity (string or number)", raw)
+
+
+def _js_int_or_string(raw: Any, path: str) -> Any:
+    if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool)):
+        return raw
+    raise _bad(path, "an integer or a string", raw)
+
+
+def _js_any(raw: Any, path: str) -> Any:
+    return _json_copy(raw)
+
+
+def _js_fields(raw: Any, path: str) -> Any:
+    if isinstance(raw, dict):
+        return _json_copy(raw)
+    raise _bad(path, "an object", raw)
+
+
+def _js_strings(raw: Any, path: str) -> Any:
+    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
+        return list(raw)
+    raise _bad(path, "a list of strings", raw)
+
+
+def _ident(value: Any, path: str) -> Any:
+    return value
+
+
+def _tojs_bytes(value: Any, path: str) -> Any:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise EncodeError(f"expected bytes, got {type(value).__name__}", path=path)
+    return base64.b64encode(bytes(value)).decode("ascii")
+
+
+def _tojs_time(value: Any, path: str) -> Any:
+    if not isinstance(value, datetime.datetime):
+        raise EncodeError(f"expected a datetime, got {type(value).__name__}", path=path)
+    return format_time(value)
+
+
+def _tojs_micro_time(value: Any, path: str) -> Any:
+    if not isinstance(value, datetime.datetime):
+        raise EncodeError(f"expected a datetime, got {type(value).__name__}", path=path)
+    return format_micro_time(value)
+
+
+def _tojs_duration(value: Any, path: str) -> Any:
+    if not isinstance(value, datetime.timedelta):
+        raise EncodeError(f"expected a timedelta, got {type(value).__name__}", path=path)
+    return format_duration(value)
+
+
+def _tojs_raw(value: Any, path: str) -> Any:
+    if isinstance(value, Model):
+        return value.to_dict()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise EncodeError("a RawExtension holding non-JSON bytes cannot be written as JSON", path=path)
+    return _json_copy(value)
+
+
+def _tojs_strings(value: Any, path: str) -> Any:
+    if isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value):
+        return list(value)
+    raise EncodeError(f"expected a list of strings, got {value!r:.60}", path=path)
+
+
+def _check(types: type | tuple[type, ...], what: str) -> Callable[[Any, str], Any]:
+    def check(value: Any, path: str) -> Any:
+        if isinstance(value, types) and not (isinstance(value, bool) and bool not in _astuple(types)):
+            return value
+        raise EncodeError(f"expected {what}, got {type(value).__name__} {value!r:.60}", path=path)
+    return check
+
+
+def _astuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
+    return t if isinstance(t, tuple) else (t,)
+
+
+# protobuf side ------------------------------------------------------------------------------------------
+
+
+def _pb_time(msg: Any) -> Any:
+    # Go writes the zero time as an empty message: JSON null.
+    if not msg.HasField("seconds"):
+        return None
+    return _EPOCH + datetime.timedelta(seconds=msg.seconds)
+
+
+def _pb_micro_time(msg: Any) -> Any:
+    if not msg.HasField("seconds"):
+        return None
+    return _EPOCH + datetime.timedelta(seconds=msg.seconds, microseconds=msg.nanos // 1000)
+
+
+def _pb_duration(msg: Any) -> Any:
+    return datetime.timedelta(microseconds=msg.duration // 1000)
+
+
+def _pb_quantity(msg: Any) -> Any:
+    return msg.string
+
+
+def _pb_int_or_string(msg: Any) -> Any:
+    return msg.strVal if msg.type == 1 else msg.intVal
+
+
+def _pb_raw(msg: Any) -> Any:
+    raw = msg.raw
+    if not raw:
+        return None
+    if raw[:4] == b"k8s\x00" and _raw_decoder:
+        return _raw_decoder[0](raw)
+    if _sniff_json(raw):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _pb_fields(msg: Any) -> Any:
+    raw = msg.Raw
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw  # CBOR-encoded fieldsV1 on CBOR-serving servers: kept as bytes
+
+
+def _pb_json(msg: Any) -> Any:
+    raw = msg.raw
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise DecodeError(f"apiextensions JSON field holds invalid JSON: {raw[:40]!r}") from None
+
+
+def _pb_strings(msg: Any) -> Any:
+    return list(msg.items)
+
+
+def _set_time(msg: Any, value: Any, path: str) -> None:
+    if not isinstance(value, datetime.datetime):
+        raise EncodeError(f"expected a datetime, got {type(value).__name__}", path=path)
+    seconds, _ = _time_to_seconds(value)
+    msg.seconds = seconds
+    msg.nanos = 0
+
+
+def _set_micro_time(msg: Any, value: Any, path: str) -> None:
+    if not isinstance(value, datetime.datetime):
+        raise EncodeError(f"expected a datetime, got {type(value).__name__}", path=path)
+    seconds, micros = _time_to_seconds(value)
+    msg.seconds = seconds
+    msg.nanos = micros * 1000
+
+
+def _set_duration(msg: Any, value: Any, path: str) -> None:
+    if not isinstance(value, datetime.timedelta):
+        raise EncodeError(f"expected a timedelta, got {type(value).__name__}", path=path)
+    msg.duration = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
+
+
+def _set_quantity(msg: Any, value: Any, path: str) -> None:
+    if not isinstance(value, str):
+        raise EncodeError(f"expected a quantity string, got {type(value).__name__}", path=path)
+    msg.string = value
+
+
+def _set_int_or_string(msg: Any, value: Any, path: str) -> None:
+    # Go writes all three fields; so do we, for byte-identical output.
+    if isinstance(value, str):
+        msg.type, msg.intVal, msg.strVal = 1, 0, value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**31) <= value < 2**31:
+            raise EncodeError(f"int-or-string value {value} does not fit in int32", path=path)
+        msg.type, msg.intVal, msg.strVal = 0, value, ""
+    else:
+        raise EncodeError(f"expected an int or a string, got {type(value).__name__}", path=path)
+
+
+def _raw_bytes(value: Any, path: str) -> bytes:
+    if isinstance(value, Model):
+        from k8spb._codec import encode  # codec sits above models; imported on use only
+
+        return encode(value, "application/vnd.kubernetes.protobuf")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    try:
+        return _dumps_compact(value)
+    except (TypeError, ValueError) as exc:
+        raise EncodeError(f"value is not JSON: {exc}", path=path) from None
+
+
+def _set_raw(msg: Any, value: Any, path: str) -> None:
+    msg.raw = _raw_bytes(value, path)
+
+
+def _set_fields(msg: Any, value: Any, path: str) -> None:
+    msg.Raw = _raw_bytes(value, path)
+
+
+def _set_strings(msg: Any, value: Any, path: str) -> None:
+    _tojs_strings(value, path)
+    del msg.items[:]
+    msg.items.extend(value)
+
+
+class Kind:
+    """How one kind of value converts between protobuf, JSON and Python."""
+
+    __slots__ = ("msg", "pb", "js", "set", "tojs", "topy_check")
+
+    def __init__(self, *, msg: bool, pb: Callable[[Any], Any], js: Callable[[Any, str], Any],
+                 tojs: Callable[[Any, str], Any], set: Callable[[Any, Any, str], None] | None = None,
+                 check: Callable[[Any, str], Any] | None = None) -> None:
+        self.msg = msg  # the protobuf field is a message (set() fills it) rather than a scalar
+        self.pb = pb
+        self.js = js
+        self.tojs = tojs
+        self.set = set
+        self.topy_check = check
+
+
+def _scalar(js: Callable[[Any, str], Any], check: Callable[[Any, str], Any],
+            tojs: Callable[[Any, str], Any] = _ident) -> Kind:
+    return Kind(msg=False, pb=lambda v: v, js=js, tojs=tojs, check=check)
+
+
+KINDS: dict[str, Kind] = {
+    "s": _scalar(_js_str, _check(str, "a string")),
+    "i": _scalar(_js_int, _check(int, "an integer")),
+    "b": _scalar(_js_bool, _check(bool, "a boolean")),
+    "f": _scalar(_js_float, _check((int, float), "a number")),
+    "y": Kind(msg=False, pb=lambda v: v, js=_js_bytes, tojs=_tojs_bytes,
+              check=_check((bytes, bytearray), "bytes")),
+    "time": Kind(msg=True, pb=_pb_time, js=_js_time, tojs=_tojs_time, set=_set_time),
+    "mtime": Kind(msg=True, pb=_pb_micro_time, js=_js_time, tojs=_tojs_micro_time, set=_set_micro_time),
+    "dur": Kind(msg=True, pb=_pb_duration, js=_js_duration, tojs=_tojs_duration, set=_set_duration),
+    "qty": Kind(msg=True, pb=_pb_quantity, js=_js_quantity, tojs=_check(str, "a quantity string"),
+                set=_set_quantity),
+    "ios": Kind(msg=True, pb=_pb_int_or_string, js=_js_int_or_string,
+                tojs=_check((int, str), "an int or a string"), set=_set_int_or_string),
+    "raw": Kind(msg=True, pb=_pb_raw, js=_js_any, tojs=_tojs_raw, set=_set_raw),
+    "fv1": Kind(msg=True, pb=_pb_fields, js=_js_fields, tojs=_tojs_raw, set=_set_fields),
+    "json": Kind(msg=True, pb=_pb_json, js=_js_any, tojs=_tojs_raw, set=_set_raw),
+    "strs": Kind(msg=True, pb=_pb_strings, js=_js_strings, tojs=_tojs_strings, set=_set_strings),
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fields
+
+
+class Field:
+    """One model attribute: where it lives in protobuf and JSON, and how to convert it.
+
+    Installed on the model class as a non-data descriptor: it runs only when the instance has no
+    cached value, converts one field from the source, and caches the result in the instance.
+    """
+
+    __slots__ = ("attr", "container", "ref", "key", "kind", "kind_code", "leaf", "owner", "path",
+                 "prefix", "number", "cls")
+
+    def __init__(self, attr: str, key: str, path: tuple[str, ...], kind: str, container: str,
+                 ref: str | None = None) -> None:
+        self.attr = attr  # Python attribute name
+        self.key = key  # JSON key
+        self.path = path  # proto field names from the message to the leaf (inline parents first)
+        self.prefix = path[:-1]
+        self.leaf = path[-1]
+        self.kind_code = kind  # "m" for a model, else a key of KINDS; or "orbool"/"orarray"/"orstrarray"
+        self.kind: Kind | None = KINDS.get(kind)
+        self.container = container  # "" single, "l" list, "m" map
+        self.ref = ref  # proto full name of the model type, for "m" and the JSONSchemaPropsOr* kinds
+        self.cls: type[Model] | None = None
+        self.owner: type[Model] | None = None
+        self.number = 0
+
+    def __repr__(self) -> str:
+        return f"<Field {self.attr} json={self.key!r} proto={'.'.join(self.path)}>"
+
+    # descriptor ------------------------------------------------------------------------------------
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default
+        value = self.peek_source(obj)
+        setattr(obj, self.attr, value)
+        return value
+
+    def peek_source(self, obj: Model) -> Any:
+        """The value of this field converted from the object's source, without caching it."""
+        pb = obj._pb
+        if pb is not None:
+            return self.from_pb(pb)
+        raw = obj._json
+        if raw is not None:
+            v = raw.get(self.key, None)
+            return None if v is None else self.from_json(v, f"{obj._path}.{self.key}")
+        return None
+
+    # protobuf -> Python ----------------------------------------------------------------------------
+
+    def _leaf_parent(self, pb: Any) -> Any:
+        for name in self.prefix:
+            if not pb.HasField(name):
+                return None
+            pb = getattr(pb, name)
+        return pb
+
+    def from_pb(self, pb: Any) -> Any:
+        if self.prefix:
+            pb = self._leaf_parent(pb)
+            if pb is None:
+                return None
+        name = self.leaf
+        container = self.container
+        kind = self.kind
+        if container == "":
+            if kind is None:
+                if not pb.HasField(name):
+                    return None
+                return self._model_from_pb(getattr(pb, name))
+            if kind.msg:
+                if not pb.HasField(name):
+                    return None
+                return kind.pb(getattr(pb, name))
+            v = getattr(pb, name)
+            if v or pb.HasField(name):
+                return v
+            return None
+        seq = getattr(pb, name)
+        if not seq:
+            return None
+        if container == "l":
+            if kind is None:
+                return [self._model_from_pb(m) for m in seq]
+            if kind.msg:
+                conv = kind.pb
+                return [conv(m) for m in seq]
+            return list(seq)
+        if kind is None:
+            return {k: self._model_from_pb(m) for k, m in seq.items()}
+        if kind.msg:
+            conv = kind.pb
+            return {k: conv(m) for k, m in seq.items()}
+        return dict(seq)
+
+    def _model_from_pb(self, msg: Any) -> Any:
+        code = self.kind_code
+        cls = self.cls
+        assert cls is not None, f"unresolved model type for {self!r}"
+        if code == "m":
+            obj = object.__new__(cls)
+            obj._pb = msg
+            return obj
+        if code == "orbool":
+            return cls._wrap(msg.schema) if msg.HasField("schema") else msg.allows
+        if code == "orarray":
+            if len(msg.jSONSchemas):
+                return [cls._wrap(m) for m in msg.jSONSchemas]
+            return cls._wrap(msg.schema) if msg.HasField("schema") else None
+        # orstrarray
+        if len(msg.property):
+            return list(msg.property)
+        return cls._wrap(msg.schema) if msg.HasField("schema") else None
+
+    # JSON -> Python --------------------------------------------------------------------------------
+
+    def from_json(self, raw: Any, path: str) -> Any:
+        container = self.container
+        if container == "":
+            return self._one_from_json(raw, path)
+        if container == "l":
+            if not isinstance(raw, list):
+                raise _bad(path, "a list", raw)
+            return [None if v is None else self._one_from_json(v, f"{path}[{i}]") for i, v in enumerate(raw)]
+        if not isinstance(raw, dict):
+            raise _bad(path, "an object (map)", raw)
+        return {k: None if v is None else self._one_from_json(v, f"{path}[{k!r}]") for k, v in raw.items()}
+
+    def _one_from_json(self, raw: Any, path: str) -> Any:
+        kind = self.kind
+        if kind is not None:
+            return kind.js(raw, path)
+        cls = self.cls
+        assert cls is not None
+        code = self.kind_code
+        if code == "m" or isinstance(raw, dict):
+            if not isinstance(raw, dict):
+                raise _bad(path, f"an object ({cls.__name__})", raw)
+            return cls._from_json_dict(raw, path)
+        if code == "orbool":
+            if isinstance(raw, bool):
+                return raw
+            raise _bad(path, "a boolean or a schema object", raw)
+        if code == "orarray":
+            if isinstance(raw, list):
+                return [cls._from_json_dict(_need_dict(v, f"{path}[{i}]"), f"{path}[{i}]")
+                        for i, v in enumerate(raw)]
+            raise _bad(path, "a schema object or a list of them", raw)
+        if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+            return list(raw)
+        raise _bad(path, "a schema object or a list of strings", raw)
+
+    # Python -> JSON --------------------------------------------------------------------------------
+
+    def to_json(self, value: Any, path: str) -> Any:
+        container = self.container
+        if container == "":
+            return self._one_to_json(value, path)
+        if container == "l":
+            if not isinstance(value, (list, tuple)):
+                raise EncodeError(f"expected a list, got {type(value).__name__}", path=path)
+            return [None if v is None else self._one_to_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if not isinstance(value, dict):
+            raise EncodeError(f"expected a dict, got {type(value).__name__}", path=path)
+        return {k: None if v is None else self._one_to_json(v, f"{path}[{k!r}]") for k, v in value.items()}
+
+    def _one_to_json(self, value: Any, path: str) -> Any:
+        kind = self.kind
+        if kind is not None:
+            if kind.topy_check is not None:
+                kind.topy_check(value, path)
+            return kind.tojs(value, path)
+        cls = self.cls
+        assert cls is not None
+        if isinstance(value, cls):
+            return value._to_json(path)
+        code = self.kind_code
+        if code == "orbool" and isinstance(value, bool):
+            return value
+        if code == "orarray" and isinstance(value, list):
+            return [self._model_to_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if code == "orstrarray" and isinstance(value, list):
+            return _tojs_strings(value, path)
+        raise EncodeError(f"expected {cls.__name__}, got {type(value).__name__}", path=path)
+
+    def _model_to_json(self, value: Any, path: str) -> Any:
+        assert self.cls is not None
+        if not isinstance(value, self.cls):
+            raise EncodeError(f"expected {self.cls.__name__}, got {type(value).__name__}", path=path)
+        return value._to_json(path)
+
+    # protobuf -> JSON, without building models -----------------------------------------------------
+
+    def pb_value_to_json(self, v: Any, path: str) -> Any:
+        """JSON for the raw protobuf value of this field's leaf (known to be present)."""
+        container = self.container
+        kind = self.kind
+        if container == "":
+            return self._one_pb_to_json(v, path)
+        if container == "l":
+            if kind is not None and not kind.msg and kind.tojs is _ident:
+                return list(v)
+            return [self._one_pb_to_json(x, path) for x in v]
+        if kind is not None and not kind.msg and kind.tojs is _ident:
+            return dict(v)
+        return {k: self._one_pb_to_json(x, path) for k, x in v.items()}
+
+    def _one_pb_to_json(self, v: Any, path: str) -> Any:
+        kind = self.kind
+        if kind is not None:
+            value = kind.pb(v)
+            return None if value is None else kind.tojs(value, path)
+        if self.kind_code == "m":
+            cls = self.cls
+            assert cls is not None
+            return pb_to_json(v, cls._schema, path)
+        value = self._model_from_pb(v)
+        return None if value is None else self._one_to_json(value, path)
+
+    # Python -> protobuf ----------------------------------------------------------------------------
+
+    def write_pb(self, pb: Any, value: Any, path: str, *, in_place: bool = False) -> None:
+        """Write ``value`` into this field of ``pb`` (``None`` clears it)."""
+        for name in self.prefix:
+            pb = getattr(pb, name)
+        name = self.leaf
+        if value is None:
+            pb.ClearField(name)
+            return
+        container = self.container
+        kind = self.kind
+        try:
+            if container == "":
+                if kind is not None and not kind.msg:
+                    if kind.topy_check is not None:
+                        kind.topy_check(value, path)
+                    setattr(pb, name, value)
+                    return
+                self._write_one_msg(getattr(pb, name), value, path, in_place)
+                return
+            if container == "l":
+                if not isinstance(value, (list, tuple)):
+                    raise EncodeError(f"expected a list, got {type(value).__name__}", path=path)
+                seq = getattr(pb, name)
+                if kind is not None and not kind.msg:
+                    check = kind.topy_check
+                    if check is not None:
+                        for i, v in enumerate(value):
+                            check(v, f"{path}[{i}]")
+                    del seq[:]
+                    seq.extend(value)
+                    return
+                if (in_place and kind is None and len(seq) == len(value)
+                        and all(isinstance(v, Model) and v._pb is m for v, m in zip(value, seq, strict=True))):
+                    for i, v in enumerate(value):
+                        v._sync(f"{path}[{i}]")
+                    return
+                make = _element_class(pb, name)
+                fresh = []
+                for i, v in enumerate(value):
+                    if v is None:
+                        raise EncodeError("null list items cannot be written as protobuf", path=f"{path}[{i}]")
+                    m = make()
+                    self._write_one_msg(m, v, f"{path}[{i}]", False)
+                    fresh.append(m)
+                del seq[:]
+                seq.extend(fresh)
+                return
+            if not isinstance(value, dict):
+                raise EncodeError(f"expected a dict, got {type(value).__name__}", path=path)
+            mapping = getattr(pb, name)
+            if kind is not None and not kind.msg:
+                check = kind.topy_check
+                for k, v in value.items():
+                    if not isinstance(k, str):
+                        raise EncodeError(f"map keys must be strings, got {k!r}", path=path)
+                    if check is not None:
+                        check(v, f"{path}[{k!r}]")
+                mapping.clear()
+                mapping.update(value)
+                return
+            make = _element_class(pb, name, map_value=True)
+            staged = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise EncodeError(f"map keys must be strings, got {k!r}", path=path)
+                if v is None:
+                    raise EncodeError("null map values cannot be written as protobuf", path=f"{path}[{k!r}]")
+                scratch = make()
+                self._write_one_msg(scratch, v, f"{path}[{k!r}]", False)
+                staged[k] = scratch
+            mapping.clear()
+            for k, m in staged.items():
+                mapping[k].CopyFrom(m)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, EncodeError):
+                raise
+            raise EncodeError(str(exc), path=path) from None
+
+    def _write_one_msg(self, msg: Any, value: Any, path: str, in_place: bool) -> None:
+        kind = self.kind
+        if kind is not None:
+            msg.Clear()
+            assert kind.set is not None
+            kind.set(msg, value, path)
+            msg.SetInParent()
+            return
+        cls = self.cls
+        assert cls is not None
+        code = self.kind_code
+        if code == "m":
+            if not isinstance(value, cls):
+                raise EncodeError(f"expected {cls.__name__}, got {type(value).__name__}", path=path)
+            if in_place and value._pb is msg:
+                value._sync(path)
+                return
+            value._write_into(msg, path)
+            return
+        msg.Clear()
+        if code == "orbool":
+            if isinstance(value, bool):
+                msg.allows = value
+            elif isinstance(value, cls):
+                msg.allows = True
+                value._write_into(msg.schema, path)
+            else:
+                raise EncodeError(f"expected a bool or {cls.__name__}", path=path)
+        elif code == "orarray":
+            if isinstance(value, cls):
+                value._write_into(msg.schema, path)
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    if not isinstance(v, cls):
+                        raise EncodeError(f"expected {cls.__name__}", path=f"{path}[{i}]")
+                    v._write_into(msg.jSONSchemas.add(), f"{path}[{i}]")
+            else:
+                raise EncodeError(f"expected {cls.__name__} or a list of them", path=path)
+        else:
+            if isinstance(value, cls):
+                value._write_into(msg.schema, path)
+            elif isinstance(value, list):
+                msg.property.extend(_tojs_strings(value, path))
+            else:
+                raise EncodeError(f"expected {cls.__name__} or a list of strings", path=path)
+        msg.SetInParent()
+
+
+_ELEMENT_CLASSES: dict[tuple[str, str, bool], Any] = {}
+
+
+def _element_class(pb: Any, name: str, map_value: bool = False) -> Any:
+    """The message class of a repeated field's elements (or a map field's values)."""
+    key = (pb.DESCRIPTOR.full_name, name, map_value)
+    cls = _ELEMENT_CLASSES.get(key)
+    if cls is None:
+        desc = pb.DESCRIPTOR.fields_by_name[name].message_type
+        if map_value:
+            desc = desc.fields_by_name["value"].message_type
+        cls = _ELEMENT_CLASSES[key] = message_factory.GetMessageClass(desc)
+    return cls
+
+
+def _detach(msg: Any) -> Any:
+    copy = type(msg)()
+    copy.CopyFrom(msg)
+    return copy
+
+
+def _need_dict(v: Any, path: str) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise _bad(path, "an object", v)
+    return v
+
+
+class MessageSchema:
+    """Everything the runtime knows about one model class."""
+
+    __slots__ = ("by_attr", "by_key", "by_number", "fields", "full_name", "inline", "keys", "pb_class")
+
+    def __init__(self, full_name: str, fields: tuple[Field, ...]) -> None:
+        self.full_name = full_name
+        self.fields = fields
+        self.by_attr = {f.attr: f for f in fields}
+        self.by_key = {f.key: f for f in fields}
+        self.keys = frozenset(self.by_key)
+        # top-level proto field name -> fields reached through it (an inline parent has many)
+        self.inline = sorted({f.prefix for f in fields if f.prefix}, key=len)
+        self.by_number: dict[int, Any] = {}
+        self.pb_class: Any = None
+
+
+def pb_to_json(pb: Any, schema: MessageSchema, path: str) -> dict[str, Any]:
+    """Kubernetes JSON for a whole protobuf message, reading only the fields present on the wire."""
+    by_number = schema.by_number
+    out: dict[str, Any] = {}
+    for fd, value in pb.ListFields():
+        entry = by_number.get(fd.number)
+        if entry is None:
+            continue
+        if isinstance(entry, Field):
+            out[entry.key] = entry.pb_value_to_json(value, path)
+        else:  # an inlined message: its keys are flattened into this object
+            out.update(pb_to_json(value, entry, path))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The model base class
+
+
+class Model:
+    """Base class of every generated Kubernetes model (a dataclass)."""
+
+    _schema: ClassVar[MessageSchema]
+    _pb: Any = None
+    _json: dict[str, Any] | None = None
+    _path: str = ""
+
+    # construction from sources ----------------------------------------------------------------------
+
+    @classmethod
+    def _wrap(cls: type[M], pb: Any) -> M:
+        obj = object.__new__(cls)
+        obj._pb = pb
+        return obj
+
+    @classmethod
+    def _from_json_dict(cls: type[M], raw: dict[str, Any], path: str) -> M:
+        obj = object.__new__(cls)
+        obj._json = raw
+        obj._path = path
+        return obj
+
+    @classmethod
+    def _pb_class(cls) -> Any:
+        schema = cls._schema
+        if schema.pb_class is None:
+            schema.pb_class = message_factory.GetMessageClass(POOL.FindMessageTypeByName(schema.full_name))
+        return schema.pb_class
+
+    @classmethod
+    def from_pb_bytes(cls: type[M], data: bytes) -> M:
+        """Decode this message from bare protobuf bytes (no envelope)."""
+        from google.protobuf.message import DecodeError as PbDecodeError
+
+        try:
+            return cls._wrap(cls._pb_class().FromString(data))
+        except PbDecodeError as exc:
+            raise DecodeError(f"invalid protobuf for {cls.__name__}: {exc}") from None
+
+    @classmethod
+    def from_dict(cls: type[M], data: dict[str, Any]) -> M:
+        """Build a model from a Kubernetes-JSON-shaped dict (a manifest, another client's object).
+
+        The dict is validated and copied; later changes to it do not affect the model.
+        """
+        name = getattr(cls, "kind", cls.__name__)
+        if not isinstance(data, dict):
+            raise DecodeError(f"expected an object, got {type(data).__name__}", kind=name)
+        checked = cls._check_type_meta(data)
+        normalized = _normalize(checked, cls._schema, name)
+        obj = cls._from_json_dict(normalized, name)
+        api_version = data.get("apiVersion")
+        if api_version and getattr(cls, "api_version", api_version) != api_version:
+            obj.__dict__["_api_version"] = api_version
+        return obj
+
+    @classmethod
+    def _check_type_meta(cls, data: dict[str, Any]) -> dict[str, Any]:
+        kind = getattr(cls, "kind", None)
+        if kind is None:
+            return data
+        got = data.get("kind")
+        if got is not None and got != kind:
+            raise DecodeError(f"kind {got!r} does not match the model class {cls.__name__}", kind=kind)
+        return data
+
+    # conversion out ---------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object as a Kubernetes-JSON-shaped dict (apiVersion and kind first for top-level kinds)."""
+        kind = getattr(type(self), "kind", None)
+        body = self._to_json(kind or type(self).__name__)
+        if kind is None:
+            return body
+        head = {"apiVersion": self.__dict__.get("_api_version") or type(self).api_version,  # type: ignore[attr-defined]
+                "kind": kind}
+        head.update(body)
+        return head
+
+    def _materialized(self) -> dict[str, Any]:
+        d = self.__dict__
+        by_attr = self._schema.by_attr
+        return {k: v for k, v in d.items() if k in by_attr}
+
+    def _to_json(self, path: str) -> dict[str, Any]:
+        schema = self._schema
+        pb = self._pb
+        done = self._materialized()
+        if pb is not None:
+            if not done:
+                return pb_to_json(pb, schema, path)
+            out = pb_to_json(pb, schema, path)
+            for attr, value in done.items():
+                f = schema.by_attr[attr]
+                if value is None:
+                    out.pop(f.key, None)
+                else:
+                    out[f.key] = f.to_json(value, f"{path}.{f.key}")
+            return out
+        raw = self._json
+        if raw is not None:
+            out = {}
+            by_key = schema.by_key
+            for key, v in raw.items():
+                f = by_key.get(key)
+                if f is None:
+                    out[key] = _json_copy(v)  # unknown key: carried through untouched
+                elif f.attr in done:
+                    continue
+                elif v is not None:
+                    out[key] = f.to_json(f.from_json(v, f"{path}.{key}"), f"{path}.{key}")
+            for attr, value in done.items():
+                f = schema.by_attr[attr]
+                if value is not None:
+                    out[f.key] = f.to_json(value, f"{path}.{f.key}")
+            return out
+        out = {}
+        for f in schema.fields:
+            value = getattr(self, f.attr)
+            if value is not None:
+                out[f.key] = f.to_json(value, f"{path}.{f.key}")
+        return out
+
+    def _synced_pb(self, path: str | None = None) -> Any:
+        """A protobuf message equal to this object; for decoded objects, the source message itself."""
+        if path is None:
+            path = getattr(type(self), "kind", type(self).__name__)
+        pb = self._pb
+        if pb is not None:
+            self._sync(path)
+            return pb
+        msg = self._pb_class()()
+        self._write_into(msg, path)
+        return msg
+
+    def _sync(self, path: str) -> None:
+        """Write materialised values back into the source message (in place)."""
+        done = self._materialized()
+        if not done:
+            return
+        by_attr = self._schema.by_attr
+        pb = self._pb
+        for attr, value in done.items():
+            f = by_attr[attr]
+            f.write_pb(pb, value, f"{path}.{f.key}", in_place=True)
+
+    def _write_into(self, msg: Any, path: str) -> None:
+        """Fill the (empty or stale) message ``msg`` from this object."""
+        pb = self._pb
+        if pb is not None:
+            self._sync(path)
+            if msg is not pb:
+                msg.CopyFrom(pb)
+            return
+        msg.Clear()
+        schema = self._schema
+        raw = self._json
+        if raw is not None:
+            unknown = [k for k in raw if k not in schema.keys]
+            if unknown and not (getattr(type(self), "kind", None) and set(unknown) <= {"apiVersion", "kind"}):
+                extra = [k for k in unknown if k not in ("apiVersion", "kind")]
+                if extra:
+                    raise EncodeError(f"field {extra[0]!r} is not part of {type(self).__name__} "
+                                      "and cannot be written as protobuf", path=path)
+        for prefix in schema.inline:  # Go always writes embedded structs
+            target = msg
+            for name in prefix:
+                target = getattr(target, name)
+            target.SetInParent()
+        d = self.__dict__
+        for f in schema.fields:
+            value = d.get(f.attr, _MISSING)
+            if value is _MISSING:
+                value = f.peek_source(self)
+            if value is not None:
+                f.write_pb(msg, value, f"{path}.{f.key}")
+
+    # dunder protocol ----------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in self._schema.fields:
+            value = getattr(self, f.attr)
+            if value is not None:
+                parts.append(f"{f.attr}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __copy__(self) -> Any:
+        obj = object.__new__(type(self))
+        d = obj.__dict__
+        d.update(self.__dict__)
+        if self._pb is not None:
+            d["_pb"] = _detach(self._pb)
+        return obj
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        import copy
+
+        obj = object.__new__(type(self))
+        memo[id(self)] = obj
+        for k, v in self.__dict__.items():
+            if k == "_pb":
+                obj.__dict__[k] = _detach(v)
+            elif k == "_json":
+                obj.__dict__[k] = v  # never mutated in place
+            else:
+                obj.__dict__[k] = copy.deepcopy(v, memo)
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_unpickle, (type(self).__module__, type(self).__qualname__, self.to_dict()))
+
+
+def _unpickle(module: str, qualname: str, data: dict[str, Any]) -> Model:
+    import importlib
+
+    cls = getattr(importlib.import_module(module), qualname)
+    result: Model = cls.from_dict(data)
+    return result
+
+
+def _normalize(raw: dict[str, Any], schema: MessageSchema, path: str) -> dict[str, Any]:
+    """Validate a JSON object against a schema and return a private copy of it."""
+    out: dict[str, Any] = {}
+    by_key = schema.by_key
+    for key, v in raw.items():
+        f = by_key.get(key)
+        if f is None or v is None:
+            out[key] = _json_copy(v)
+            continue
+        out[key] = f.to_json(f.from_json(v, f"{path}.{key}"), f"{path}.{key}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hooks for generated code
+
+FieldSpec = tuple[Any, ...]
+
+
+def model(full_name: str, specs: Iterable[FieldSpec]) -> Callable[[type[M]], type[M]]:
+    """Class decorator the generated code applies on top of ``@dataclass``.
+
+    ``specs`` holds one ``(attr, json_key, proto_path, kind, container, ref)`` tuple per field.
+    """
+
+    def decorate(cls: type[M]) -> type[M]:
+        fields = tuple(Field(a, k, tuple(p.split(".")), kind, cont, ref) for a, k, p, kind, cont, ref in specs)
+        for f in fields:
+            f.owner = cls
+            setattr(cls, f.attr, f)
+        cls._schema = MessageSchema(full_name, fields)
+        CLASSES[full_name] = cls
+        return cls
+
+    return decorate
+
+
+def resolve_module(names: Iterable[str]) -> None:
+    """Link the fields of the given (just defined) classes to their model types and proto numbers."""
+    for full_name in names:
+        cls = CLASSES[full_name]
+        schema = cls._schema
+        desc = POOL.FindMessageTypeByName(full_name)
+        for f in schema.fields:
+            if f.ref is not None:
+                f.cls = CLASSES[f.ref]
+            if f.prefix:
+                continue
+            f.number = desc.fields_by_name[f.leaf].number
+            schema.by_number[f.number] = f
+        # inlined parents: one sub-schema per embedded message, keyed by its field number
+        for prefix in schema.inline:
+            if len(prefix) != 1:
+                continue
+            schema.by_number[desc.fields_by_name[prefix[0]].number] = _inline_schema(schema, prefix, desc)
+
+
+def _inline_schema(schema: MessageSchema, prefix: tuple[str, ...], desc: Any) -> MessageSchema:
+    sub_desc = desc.fields_by_name[prefix[-1]].message_type
+    depth = len(prefix)
+    members = [f for f in schema.fields if f.prefix[:depth] == prefix]
+    sub = MessageSchema(sub_desc.full_name, ())
+    for f in members:
+        if len(f.prefix) == depth:
+            sub.by_number[sub_desc.fields_by_name[f.leaf].number] = f
+    for deeper in {f.prefix[: depth + 1] for f in members if len(f.prefix) > depth}:
+        sub.by_number[sub_desc.fields_by_name[deeper[-1]].number] = _inline_schema(schema, deeper, sub_desc)
+    return sub

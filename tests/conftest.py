@@ -1,0 +1,27 @@
+"""Shared test fixtures: where the upstream inputs live (never committed to this repository)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("K8SPB_SHARED", ROOT.parent / "shared"))
+TESTDATA = SHARED / "kubernetes" / "testdata"
+
+
+def fixture_kinds(version: str) -> list[str]:
+    """Every ``<group>.<version>.<kind>[.after_roundtrip]`` stem with a .pb file in a fixture set."""
+    base = TESTDATA / version
+    if not base.is_dir():
+        return []
+    return sorted(p.name[: -len(".pb")] for p in base.glob("*.pb"))
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    if not TESTDATA.is_dir():
+        pytest.skip(f"Kubernetes fixtures not found at {TESTDATA} (set K8SPB_SHARED)")
+    return TESTDATA
