@@ -474,12 +474,18 @@ class Generator:
                 found[full].append((gvk["group"], gvk["version"], gvk["kind"]))
                 served.add((gvk["group"], gvk["kind"]))
         groups = self.package_groups()
+        served_names = {kind for _, kind in served}
         for full in sorted(self.messages):
             pkg = self.package_of[full]
             name = full.rsplit(".", 1)[1]
             group = groups.get(pkg)
             version = pkg.rsplit(".", 1)[1]
-            if group is not None and (group, name) in served and not found.get(full):
+            if group is None or found.get(full):
+                continue
+            # An unserved version of a served kind (apps/v1beta1 Deployment), or a kind served today
+            # under another group (extensions/v1beta1 Ingress, apps/v1beta1 Scale).
+            has_meta = any(fd.name == "metadata" for fd in self.messages[full].field)
+            if (group, name) in served or (name in served_names and has_meta):
                 found[full].append((group, version, name))
         for pkg, name, api_versions in EXTRA_KINDS:
             full = f"{pkg}.{name}"

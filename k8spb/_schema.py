@@ -807,10 +807,9 @@ class Field:
             for k, v in value.items():
                 if not isinstance(k, str):
                     raise EncodeError(f"map keys must be strings, got {k!r}", path=path)
-                if v is None:
-                    raise EncodeError("null map values cannot be written as protobuf", path=f"{path}[{k!r}]")
                 scratch = make()
-                self._write_one_msg(scratch, v, f"{path}[{k!r}]", False)
+                if v is not None:  # null (e.g. a zero Time) is the empty message
+                    self._write_one_msg(scratch, v, f"{path}[{k!r}]", False)
                 staged[k] = scratch
             mapping.clear()
             for k, m in staged.items():
@@ -1041,7 +1040,9 @@ class Model:
                     out[key] = _json_copy(v)  # unknown key: carried through untouched
                 elif f.attr in done:
                     continue
-                elif v is not None:
+                elif v is None:
+                    out[key] = None  # an explicit null stays explicit
+                else:
                     out[key] = f.to_json(f.from_json(v, f"{path}.{key}"), f"{path}.{key}")
             for attr, value in done.items():
                 f = schema.by_attr[attr]
