@@ -191,6 +191,7 @@ EXTRA_KINDS = [
         "Status", "APIVersions", "APIGroupList", "APIGroup", "APIResourceList", "WatchEvent", "List")],
 ]
 
+BUILTIN_TYPES = {"int", "str", "bool", "float", "bytes", "list", "dict"}
 ACTION_VERBS = {"get": "get", "list": "list", "watch": "watch", "watchlist": "watch", "post": "create",
                 "put": "update", "patch": "patch", "delete": "delete", "deletecollection": "deletecollection"}
 VERB_ORDER = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -611,8 +612,10 @@ class Generator:
         stripped.ClearField("source_code_info")
         blob = stripped.SerializeToString(deterministic=True)
 
-        lines: list[str] = [self.header(), f'"""Models of the Kubernetes Go package {f.options.go_package or pkg}."""\n',
+        go_package = f.options.go_package or pkg
+        lines: list[str] = [self.header(), f'"""Models of the Kubernetes Go package {go_package}."""\n',
                             "from __future__ import annotations\n",
+                            "import builtins  # noqa: F401",
                             "import datetime  # noqa: F401",
                             "from dataclasses import dataclass",
                             "from typing import Any, TypeAlias  # noqa: F401\n",
@@ -637,8 +640,8 @@ class Generator:
         for mi, m in enumerate(f.message_type):
             full = f"{pkg}.{m.name}"
             if full in SPECIAL:
-                code, ann = SPECIAL[full]
-                aliases.append(f"{m.name}: TypeAlias = {ann if code.startswith('or') else ann}")
+                ann = SPECIAL[full][1]
+                aliases.append(f"{m.name}: TypeAlias = {ann}")
                 aliases.append(f'"""{m.name} in its JSON form."""')
                 continue
             names.append(m.name)
@@ -716,8 +719,12 @@ class Generator:
                 body += [f"    {a}" for a in cls_attrs]
             if fields:
                 body.append("")
+            shadowed = {fi.attr for fi in fields} & BUILTIN_TYPES
             for fi in fields:
-                body.append(f"    {fi.attr}: {fi.annotation} | None = None")
+                ann = fi.annotation
+                if shadowed:  # a field named `int` hides the builtin inside the class body
+                    ann = re.sub(r"(?<![.\w])(" + "|".join(sorted(shadowed)) + r")\b", r"builtins.\1", ann)
+                body.append(f"    {fi.attr}: {ann} | None = None")
                 if fi.doc:
                     body.append(f"    {_docstring(fi.doc)}")
         lines.append(f"__all__ = {sorted(names + [a.split(':')[0] for a in aliases if ':' in a])!r}")
@@ -743,7 +750,9 @@ class Generator:
                 "GROUP_VERSIONS: dict[str, str] = {"]
         out += [f"    {k!r}: {v!r}," for k, v in sorted(gv_modules.items())]
         out += ["}\n", "# (group, version, plural, kind, module, class, namespaced, verbs, subresources)",
-                "RESOURCES: tuple[tuple[str, str, str, str, str, str, bool, tuple[str, ...], tuple[str, ...]], ...] = ("]
+                "RESOURCES: tuple[",
+                "    tuple[str, str, str, str, str, str, bool, tuple[str, ...], tuple[str, ...]], ...",
+                "] = ("]
         out += [f"    {row}," for row in sorted(resource_rows)]
         out += [")"]
         return "\n".join(out) + "\n"

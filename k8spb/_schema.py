@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
 from google.protobuf import descriptor_pool, message_factory
-from google.protobuf.message import Message
 
 from k8spb._errors import DecodeError, EncodeError
 
@@ -478,7 +477,7 @@ def _set_strings(msg: Any, value: Any, path: str) -> None:
 class Kind:
     """How one kind of value converts between protobuf, JSON and Python."""
 
-    __slots__ = ("msg", "pb", "js", "set", "tojs", "topy_check")
+    __slots__ = ("js", "msg", "pb", "set", "tojs", "topy_check")
 
     def __init__(self, *, msg: bool, pb: Callable[[Any], Any], js: Callable[[Any, str], Any],
                  tojs: Callable[[Any, str], Any], set: Callable[[Any, Any, str], None] | None = None,
@@ -528,8 +527,20 @@ class Field:
     cached value, converts one field from the source, and caches the result in the instance.
     """
 
-    __slots__ = ("attr", "container", "ref", "key", "kind", "kind_code", "leaf", "owner", "path",
-                 "prefix", "number", "cls")
+    __slots__ = (
+        "attr",
+        "cls",
+        "container",
+        "key",
+        "kind",
+        "kind_code",
+        "leaf",
+        "number",
+        "owner",
+        "path",
+        "prefix",
+        "ref",
+    )
 
     def __init__(self, attr: str, key: str, path: tuple[str, ...], kind: str, container: str,
                  ref: str | None = None) -> None:
@@ -1035,15 +1046,15 @@ class Model:
             out = {}
             by_key = schema.by_key
             for key, v in raw.items():
-                f = by_key.get(key)
-                if f is None:
+                known = by_key.get(key)
+                if known is None:
                     out[key] = _json_copy(v)  # unknown key: carried through untouched
-                elif f.attr in done:
+                elif known.attr in done:
                     continue
                 elif v is None:
                     out[key] = None  # an explicit null stays explicit
                 else:
-                    out[key] = f.to_json(f.from_json(v, f"{path}.{key}"), f"{path}.{key}")
+                    out[key] = known.to_json(known.from_json(v, f"{path}.{key}"), f"{path}.{key}")
             for attr, value in done.items():
                 f = schema.by_attr[attr]
                 if value is not None:

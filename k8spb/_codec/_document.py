@@ -17,7 +17,7 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _KubeLoader(_Loader):  # type: ignore[misc, valid-type]
+class _KubeLoader(_Loader):  # type: ignore[misc]
     """Safe YAML that leaves timestamps as strings, as Kubernetes' YAML-to-JSON step does."""
 
 

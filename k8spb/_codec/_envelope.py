@@ -72,4 +72,5 @@ def encode_envelope(obj: Model) -> bytes:
     env = _Unknown(raw=raw, contentEncoding="", contentType="")
     env.typeMeta.apiVersion = api_version
     env.typeMeta.kind = kind
-    return MAGIC + env.SerializeToString(deterministic=True)
+    body: bytes = env.SerializeToString(deterministic=True)
+    return MAGIC + body

@@ -19,9 +19,10 @@ from tests.conftest import TESTDATA
 PB = "application/vnd.kubernetes.protobuf"
 
 _GONE_GV = "this group-version has no .proto in Kubernetes 1.36 (removed upstream), so k8spb has no model for it"
-_REMOVED_FIELD = ("the 1.35 object sets spec.workloadRef (PodSpec field 52), removed from the 1.36 protos: protobuf keeps "
-                  "it as an unknown field (pb -> pb stays identical) but it has no JSON name in 1.36, so it cannot be "
-                  "rendered from protobuf nor written to protobuf from JSON")
+_REMOVED_FIELD = ("the 1.35 object sets spec.workloadRef (PodSpec field 52), removed from the 1.36 "
+                  "protos: protobuf keeps it as an unknown field (pb -> pb stays identical) but it has "
+                  "no JSON name in 1.36, so it cannot be rendered from protobuf nor written to protobuf "
+                  "from JSON")
 
 # Known exceptions: (fixture set, stem) -> {check: reason}.
 EXCEPTIONS: dict[tuple[str, str], dict[str, str]] = {}
