@@ -6,7 +6,9 @@ group-version on first import.
 
 from __future__ import annotations
 
+from k8spb._auth import Auth, BasicAuth, ClientCert, ExecAuth, ExecPlugin, TokenAuth, TokenFileAuth
 from k8spb._codec import JSON, PROTOBUF, YAML, decode, decode_all, encode, encode_all
+from k8spb._config import Config
 from k8spb._errors import ConfigError, DecodeError, EncodeError, Error
 from k8spb._registry import KUBERNETES_VERSION
 from k8spb._schema import Model
@@ -27,11 +29,17 @@ __all__ = [
     "KUBERNETES_VERSION",
     "PROTOBUF",
     "YAML",
+    "Auth",
+    "BasicAuth",
+    "ClientCert",
     "Condition",
+    "Config",
     "ConfigError",
     "DecodeError",
     "EncodeError",
     "Error",
+    "ExecAuth",
+    "ExecPlugin",
     "HasConditions",
     "HasKind",
     "HasMetadata",
@@ -41,6 +49,8 @@ __all__ = [
     "Model",
     "Resource",
     "SubResource",
+    "TokenAuth",
+    "TokenFileAuth",
     "decode",
     "decode_all",
     "encode",

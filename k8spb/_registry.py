@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from k8spb import _generated_kinds as _gen
@@ -16,7 +16,7 @@ KUBERNETES_VERSION: str = _gen.KUBERNETES_VERSION
 _META_V1 = "k8spb.apimachinery.pkg.apis.meta.v1"
 
 
-@lru_cache(maxsize=None)
+@cache
 def class_for(api_version: str, kind: str) -> type[Model]:
     """The model class for ``apiVersion``/``kind``; DecodeError if k8spb does not know it."""
     if not isinstance(api_version, str) or not api_version:
