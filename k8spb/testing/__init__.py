@@ -1,0 +1,1 @@
+"""Helpers for testing against an in-memory Kubernetes API server."""
