@@ -6,13 +6,43 @@
      +-- DecodeError           bytes or dicts that are not a valid Kubernetes object (also ValueError)
      +-- EncodeError           a model that cannot be written in the asked format (also ValueError)
      +-- ConfigError           kubeconfig / in-cluster configuration problems
+     +-- ApiError              the API server answered with an error Status (carries it)
+     |    +-- BadRequest (400)  Unauthorized (401)  Forbidden (403)  NotFound (404)
+     |    +-- NotAcceptable (406)  UnsupportedMediaType (415)
+     |    +-- AlreadyExists (409)  Conflict (409)  Gone (410, also "Expired")  Invalid (422)
+     |    +-- TooManyRequests (429)  ServerError (5xx)
+     +-- TransportError        the request did not get an HTTP answer (connection, TLS, protocol)
+          +-- RequestTimeout   ... because a timeout expired
 
 Messages name what was wrong and where (kind, field path, file, key) and never carry secrets.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DecodeError", "EncodeError", "Error"]
+from typing import Any
+
+__all__ = [
+    "AlreadyExists",
+    "ApiError",
+    "BadRequest",
+    "ConfigError",
+    "Conflict",
+    "DecodeError",
+    "EncodeError",
+    "Error",
+    "Forbidden",
+    "Gone",
+    "Invalid",
+    "NotAcceptable",
+    "NotFound",
+    "RequestTimeout",
+    "ServerError",
+    "TooManyRequests",
+    "TransportError",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "api_error",
+]
 
 
 class Error(Exception):
@@ -41,3 +71,96 @@ class EncodeError(Error, ValueError):
 
 class ConfigError(Error):
     """The client configuration (kubeconfig, in-cluster files) is missing or invalid."""
+
+
+class ApiError(Error):
+    """The API server answered with an error; ``status`` is the decoded meta/v1 Status (or None)."""
+
+    def __init__(self, code: int, reason: str, message: str, *, request: str = "", status: Any = None,
+                 retry_after: float | None = None) -> None:
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.request = request
+        self.status = status
+        self.retry_after = retry_after
+        where = f"{request}: " if request else ""
+        super().__init__(f"{where}{code} {reason}: {message}" if reason else f"{where}{code}: {message}")
+
+    @property
+    def details(self) -> Any:
+        """The Status' details (name, kind, causes, retryAfterSeconds), if any."""
+        return getattr(self.status, "details", None)
+
+
+class BadRequest(ApiError):
+    """400: the request was malformed."""
+
+
+class Unauthorized(ApiError):
+    """401: authentication failed."""
+
+
+class Forbidden(ApiError):
+    """403: the request is not allowed."""
+
+
+class NotFound(ApiError):
+    """404: the object or resource does not exist."""
+
+
+class NotAcceptable(ApiError):
+    """406: the server cannot answer in any accepted media type."""
+
+
+class AlreadyExists(ApiError):
+    """409 AlreadyExists: an object with that name exists."""
+
+
+class Conflict(ApiError):
+    """409 Conflict: stale resourceVersion, field manager conflict, or a failed precondition."""
+
+
+class Gone(ApiError):
+    """410: the resourceVersion or continue token has expired; relist."""
+
+
+class UnsupportedMediaType(ApiError):
+    """415: the body's content type is not accepted."""
+
+
+class Invalid(ApiError):
+    """422: the object failed validation; ``details.causes`` names the fields."""
+
+
+class TooManyRequests(ApiError):
+    """429: throttled; ``retry_after`` says how long to wait."""
+
+
+class ServerError(ApiError):
+    """5xx: the server failed."""
+
+
+class TransportError(Error):
+    """The request got no HTTP answer (connection refused or reset, TLS failure, broken stream)."""
+
+
+class RequestTimeout(TransportError):
+    """A connect, read or write timeout expired."""
+
+
+_BY_CODE: dict[int, type[ApiError]] = {
+    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 406: NotAcceptable, 410: Gone,
+    415: UnsupportedMediaType, 422: Invalid, 429: TooManyRequests,
+}
+
+
+def api_error(code: int, reason: str, message: str, **kwargs: Any) -> ApiError:
+    """The ApiError subclass for an HTTP code and Status reason."""
+    if code == 409:
+        cls: type[ApiError] = AlreadyExists if reason == "AlreadyExists" else Conflict
+    elif reason in ("Expired", "Gone"):
+        cls = Gone
+    else:
+        cls = _BY_CODE.get(code, ServerError if code >= 500 else ApiError)
+    return cls(code, reason, message, **kwargs)

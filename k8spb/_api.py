@@ -1,0 +1,375 @@
+"""Api[K] / AsyncApi[K]: every verb and subresource for one kind, in one namespace or all.
+
+Requests are built once, in :class:`_Requests` (no IO); ``Api`` and ``AsyncApi`` only send them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any, Generic, TypeVar
+
+from k8spb._client import AsyncClient, Client
+from k8spb._codec import JSON, PROTOBUF
+from k8spb._codec._watch import WatchEvent
+from k8spb._errors import NotFound
+from k8spb._registry import class_for
+from k8spb._request import (
+    Apply,
+    DeleteParams,
+    ListParams,
+    LogParams,
+    Patch,
+    PatchParams,
+    PostParams,
+    Request,
+    ResourceRef,
+    WatchParams,
+    accept_for,
+    body_for,
+    build,
+)
+from k8spb._schema import Model
+
+__all__ = ["Api", "AsyncApi"]
+
+K = TypeVar("K", bound=Model)
+
+_META = "g=meta.k8s.io;v=v1"
+
+
+def _metadata_accept(kind: str) -> str:
+    return f"{PROTOBUF};as={kind};{_META}, {JSON};as={kind};{_META}, {JSON}"
+
+
+_TABLE_ACCEPT = f"{JSON};as=Table;v=v1;g=meta.k8s.io, {JSON}"
+
+
+class _Requests(Generic[K]):
+    """Builds the requests of one kind in one namespace (or all namespaces)."""
+
+    def __init__(self, model: type[K], namespace: str | None, prefer_protobuf: bool) -> None:
+        self.model = model
+        self.ref = ResourceRef.of(model)
+        self.namespace = namespace if self.ref.namespaced else None
+        self.accept = accept_for(self.ref, prefer_protobuf)
+        self.protobuf = prefer_protobuf and self.ref.protobuf
+        list_kind = getattr(model, "list_kind", "") or f"{self.ref.kind}List"
+        self.list_model: type[Model] = class_for(self.ref.api_version, list_kind)
+
+    def _path(self, name: str | None = None, sub: str | None = None, *, need_ns: bool = False) -> str:
+        if need_ns and self.ref.namespaced and self.namespace is None:
+            raise ValueError(f"{self.ref.kind} is namespaced: this operation needs an Api with a namespace")
+        return self.ref.path(self.namespace, name, sub)
+
+    def get(self, name: str, sub: str | None = None, resource_version: str | None = None,
+            accept: str | None = None) -> Request:
+        query = [("resourceVersion", resource_version)] if resource_version is not None else []
+        return build("GET", self._path(name, sub, need_ns=True), self.ref, accept=accept or self.accept, query=query)
+
+    def list(self, params: ListParams, accept: str | None = None) -> Request:
+        return build("GET", self._path(), self.ref, accept=accept or self.accept, query=params.query())
+
+    def watch(self, params: WatchParams, accept: str | None = None) -> Request:
+        return build("GET", self._path(), self.ref, accept=accept or self.accept, query=params.query())
+
+    def create(self, obj: Any, params: PostParams, sub: str | None = None, name: str | None = None) -> Request:
+        body, ct = body_for(obj, self.ref, self.protobuf)
+        path = self._path(name, sub, need_ns=True)
+        return build("POST", path, self.ref, accept=self.accept, query=params.query(), body=body, content_type=ct,
+                     idempotent=False)
+
+    def replace(self, name: str, obj: Any, params: PostParams, sub: str | None = None) -> Request:
+        body, ct = body_for(obj, self.ref, self.protobuf)
+        return build("PUT", self._path(name, sub, need_ns=True), self.ref, accept=self.accept, query=params.query(),
+                     body=body, content_type=ct, idempotent=True)
+
+    def patch(self, name: str, patch: Patch, params: PatchParams, sub: str | None = None) -> Request:
+        if isinstance(patch, Apply) and not params.field_manager:
+            raise ValueError("server-side apply needs PatchParams(field_manager=...)")
+        return build("PATCH", self._path(name, sub, need_ns=True), self.ref, accept=self.accept,
+                     query=params.query(), body=patch.body(), content_type=patch.content_type,
+                     idempotent=isinstance(patch, Apply))
+
+    def delete(self, name: str, params: DeleteParams) -> Request:
+        return build("DELETE", self._path(name, need_ns=True), self.ref, accept=self.accept, body=params.body(),
+                     content_type=JSON, idempotent=True)
+
+    def delete_collection(self, list_params: ListParams, params: DeleteParams) -> Request:
+        return build("DELETE", self._path(), self.ref, accept=self.accept, query=list_params.query(),
+                     body=params.body(), content_type=JSON, idempotent=True)
+
+    def logs(self, name: str, params: LogParams) -> Request:
+        return build("GET", self._path(name, "log", need_ns=True), self.ref, accept="text/plain, */*",
+                     query=params.query())
+
+    def list_kinds(self) -> tuple[type[Model], type[Model]]:
+        from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata, PartialObjectMetadataList
+
+        return PartialObjectMetadata, PartialObjectMetadataList
+
+
+def _next_page(params: ListParams, page: Any) -> ListParams | None:
+    token = getattr(getattr(page, "metadata", None), "continue_", None)
+    return replace(params, continue_token=token) if token else None
+
+
+class _ApiBase(Generic[K]):
+    _requests: _Requests[K]
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace this Api works in (None: all namespaces, or a cluster-scoped kind)."""
+        return self._requests.namespace
+
+    @property
+    def model(self) -> type[K]:
+        return self._requests.model
+
+    def __repr__(self) -> str:
+        where = f"namespace={self.namespace!r}" if self.namespace else "all namespaces"
+        return f"{type(self).__name__}[{self.model.__name__}]({where})"
+
+
+class Api(_ApiBase[K]):
+    """Verbs for one kind: ``Api(client, Pod, namespace="default")``."""
+
+    def __init__(self, client: Client, model: type[K], namespace: str | None = None) -> None:
+        self.client = client
+        self._requests = _Requests(model, namespace, client.prefer_protobuf)
+
+    @classmethod
+    def all(cls, client: Client, model: type[K]) -> Api[K]:
+        """All namespaces (or a cluster-scoped kind)."""
+        return cls(client, model, None)
+
+    @classmethod
+    def default_namespaced(cls, client: Client, model: type[K]) -> Api[K]:
+        """The configuration's default namespace."""
+        return cls(client, model, client.namespace)
+
+    def get(self, name: str, *, resource_version: str | None = None) -> K:
+        obj: K = self.client.request(self._requests.get(name, resource_version=resource_version), self.model)
+        return obj
+
+    def get_opt(self, name: str) -> K | None:
+        """Like get, but None when the object does not exist."""
+        try:
+            return self.get(name)
+        except NotFound:
+            return None
+
+    def list(self, params: ListParams | None = None, **kwargs: Any) -> Any:
+        """One page of objects (a ``<Kind>List``; iterate it for the items)."""
+        p = params or ListParams(**kwargs)
+        return self.client.request(self._requests.list(p), self._requests.list_model)
+
+    def list_all(self, params: ListParams | None = None, **kwargs: Any) -> Iterator[K]:
+        """Every object, following ``continue`` tokens page by page."""
+        p: ListParams | None = params or ListParams(**kwargs)
+        while p is not None:
+            page = self.list(p)
+            yield from page
+            p = _next_page(p, page)
+
+    def watch(self, params: WatchParams | None = None, **kwargs: Any) -> Iterator[WatchEvent[K]]:
+        """Raw watch events; ERROR events are raised (a 410 Gone means: list again)."""
+        p = params or WatchParams(**kwargs)
+        return self.client.watch(self._requests.watch(p), self.model)
+
+    def create(self, obj: K, params: PostParams | None = None) -> K:
+        out: K = self.client.request(self._requests.create(obj, params or PostParams()), self.model)
+        return out
+
+    def replace(self, name: str, obj: K, params: PostParams | None = None) -> K:
+        out: K = self.client.request(self._requests.replace(name, obj, params or PostParams()), self.model)
+        return out
+
+    def patch(self, name: str, patch: Patch, params: PatchParams | None = None) -> K:
+        out: K = self.client.request(self._requests.patch(name, patch, params or PatchParams()), self.model)
+        return out
+
+    def delete(self, name: str, params: DeleteParams | None = None) -> Model:
+        """Delete; returns the object (still terminating) or a Status."""
+        out: Model = self.client.request(self._requests.delete(name, params or DeleteParams()))
+        return out
+
+    def delete_collection(self, list_params: ListParams | None = None, params: DeleteParams | None = None) -> Model:
+        out: Model = self.client.request(self._requests.delete_collection(list_params or ListParams(),
+                                                                          params or DeleteParams()))
+        return out
+
+    # subresources ---------------------------------------------------------------------------------------
+
+    def get_status(self, name: str) -> K:
+        out: K = self.client.request(self._requests.get(name, "status"), self.model)
+        return out
+
+    def replace_status(self, name: str, obj: K, params: PostParams | None = None) -> K:
+        out: K = self.client.request(self._requests.replace(name, obj, params or PostParams(), "status"), self.model)
+        return out
+
+    def patch_status(self, name: str, patch: Patch, params: PatchParams | None = None) -> K:
+        out: K = self.client.request(self._requests.patch(name, patch, params or PatchParams(), "status"),
+                                     self.model)
+        return out
+
+    def get_scale(self, name: str) -> Model:
+        out: Model = self.client.request(self._requests.get(name, "scale"))
+        return out
+
+    def replace_scale(self, name: str, scale: Model, params: PostParams | None = None) -> Model:
+        out: Model = self.client.request(self._requests.replace(name, scale, params or PostParams(), "scale"))
+        return out
+
+    def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Model:
+        out: Model = self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"))
+        return out
+
+    def logs(self, name: str, params: LogParams | None = None, **kwargs: Any) -> str:
+        """The log of a pod's container (pods only)."""
+        return self.client.request_text(self._requests.logs(name, params or LogParams(**kwargs)))
+
+    def log_stream(self, name: str, params: LogParams | None = None, **kwargs: Any) -> Iterator[str]:
+        """Follow a pod's log line by line."""
+        p = replace(params or LogParams(**kwargs), follow=True)
+        return self.client.stream_lines(self._requests.logs(name, p))
+
+    def evict(self, name: str, eviction: Model, params: PostParams | None = None) -> Model:
+        """Create a policy/v1 Eviction for a pod."""
+        out: Model = self.client.request(self._requests.create(eviction, params or PostParams(), "eviction", name))
+        return out
+
+    # metadata only and tables -----------------------------------------------------------------------
+
+    def get_metadata(self, name: str) -> Any:
+        """The object's PartialObjectMetadata (protobuf, also for custom resources)."""
+        single, _ = self._requests.list_kinds()
+        return self.client.request(self._requests.get(name, accept=_metadata_accept("PartialObjectMetadata")),
+                                   single)
+
+    def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> Any:
+        """A PartialObjectMetadataList page."""
+        _, many = self._requests.list_kinds()
+        req = self._requests.list(params or ListParams(**kwargs), _metadata_accept("PartialObjectMetadataList"))
+        return self.client.request(req, many)
+
+    def watch_metadata(self, params: WatchParams | None = None, **kwargs: Any) -> Iterator[WatchEvent[Any]]:
+        single, _ = self._requests.list_kinds()
+        req = self._requests.watch(params or WatchParams(**kwargs), _metadata_accept("PartialObjectMetadata"))
+        return self.client.watch(req, single)
+
+    def list_table(self, params: ListParams | None = None, **kwargs: Any) -> dict[str, Any]:
+        """The server-side table (``kubectl get`` columns) as a JSON dict."""
+        import json
+
+        req = self._requests.list(params or ListParams(**kwargs), _TABLE_ACCEPT)
+        table: dict[str, Any] = json.loads(self.client.request_text(req))
+        return table
+
+
+class AsyncApi(_ApiBase[K]):
+    """Verbs for one kind, asyncio flavour: ``AsyncApi(client, Pod, namespace="default")``."""
+
+    def __init__(self, client: AsyncClient, model: type[K], namespace: str | None = None) -> None:
+        self.client = client
+        self._requests = _Requests(model, namespace, client.prefer_protobuf)
+
+    @classmethod
+    def all(cls, client: AsyncClient, model: type[K]) -> AsyncApi[K]:
+        return cls(client, model, None)
+
+    @classmethod
+    def default_namespaced(cls, client: AsyncClient, model: type[K]) -> AsyncApi[K]:
+        return cls(client, model, client.namespace)
+
+    async def get(self, name: str, *, resource_version: str | None = None) -> K:
+        obj: K = await self.client.request(self._requests.get(name, resource_version=resource_version), self.model)
+        return obj
+
+    async def get_opt(self, name: str) -> K | None:
+        try:
+            return await self.get(name)
+        except NotFound:
+            return None
+
+    async def list(self, params: ListParams | None = None, **kwargs: Any) -> Any:
+        return await self.client.request(self._requests.list(params or ListParams(**kwargs)),
+                                         self._requests.list_model)
+
+    async def list_all(self, params: ListParams | None = None, **kwargs: Any) -> AsyncIterator[K]:
+        p: ListParams | None = params or ListParams(**kwargs)
+        while p is not None:
+            page = await self.list(p)
+            for item in page:
+                yield item
+            p = _next_page(p, page)
+
+    def watch(self, params: WatchParams | None = None, **kwargs: Any) -> AsyncIterator[WatchEvent[K]]:
+        return self.client.watch(self._requests.watch(params or WatchParams(**kwargs)), self.model)
+
+    async def create(self, obj: K, params: PostParams | None = None) -> K:
+        out: K = await self.client.request(self._requests.create(obj, params or PostParams()), self.model)
+        return out
+
+    async def replace(self, name: str, obj: K, params: PostParams | None = None) -> K:
+        out: K = await self.client.request(self._requests.replace(name, obj, params or PostParams()), self.model)
+        return out
+
+    async def patch(self, name: str, patch: Patch, params: PatchParams | None = None) -> K:
+        out: K = await self.client.request(self._requests.patch(name, patch, params or PatchParams()), self.model)
+        return out
+
+    async def delete(self, name: str, params: DeleteParams | None = None) -> Model:
+        out: Model = await self.client.request(self._requests.delete(name, params or DeleteParams()))
+        return out
+
+    async def delete_collection(self, list_params: ListParams | None = None,
+                                params: DeleteParams | None = None) -> Model:
+        out: Model = await self.client.request(self._requests.delete_collection(list_params or ListParams(),
+                                                                                params or DeleteParams()))
+        return out
+
+    async def get_status(self, name: str) -> K:
+        out: K = await self.client.request(self._requests.get(name, "status"), self.model)
+        return out
+
+    async def replace_status(self, name: str, obj: K, params: PostParams | None = None) -> K:
+        out: K = await self.client.request(self._requests.replace(name, obj, params or PostParams(), "status"),
+                                           self.model)
+        return out
+
+    async def patch_status(self, name: str, patch: Patch, params: PatchParams | None = None) -> K:
+        out: K = await self.client.request(self._requests.patch(name, patch, params or PatchParams(), "status"),
+                                           self.model)
+        return out
+
+    async def get_scale(self, name: str) -> Model:
+        out: Model = await self.client.request(self._requests.get(name, "scale"))
+        return out
+
+    async def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Model:
+        out: Model = await self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"))
+        return out
+
+    async def logs(self, name: str, params: LogParams | None = None, **kwargs: Any) -> str:
+        return await self.client.request_text(self._requests.logs(name, params or LogParams(**kwargs)))
+
+    def log_stream(self, name: str, params: LogParams | None = None, **kwargs: Any) -> AsyncIterator[str]:
+        p = replace(params or LogParams(**kwargs), follow=True)
+        return self.client.stream_lines(self._requests.logs(name, p))
+
+    async def evict(self, name: str, eviction: Model, params: PostParams | None = None) -> Model:
+        out: Model = await self.client.request(self._requests.create(eviction, params or PostParams(), "eviction",
+                                                                     name))
+        return out
+
+    async def get_metadata(self, name: str) -> Any:
+        single, _ = self._requests.list_kinds()
+        return await self.client.request(self._requests.get(name, accept=_metadata_accept("PartialObjectMetadata")),
+                                         single)
+
+    async def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> Any:
+        _, many = self._requests.list_kinds()
+        req = self._requests.list(params or ListParams(**kwargs), _metadata_accept("PartialObjectMetadataList"))
+        return await self.client.request(req, many)

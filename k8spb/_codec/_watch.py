@@ -1,0 +1,118 @@
+"""Watch stream framing: newline-delimited JSON events and length-prefixed protobuf WatchEvents."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from google.protobuf.message import DecodeError as _PbDecodeError
+
+from k8spb._codec._content import media_type
+from k8spb._codec._document import model_from_document
+from k8spb._codec._envelope import decode_envelope
+from k8spb._errors import DecodeError
+from k8spb._schema import Model
+
+__all__ = ["EVENT_TYPES", "MAX_FRAME", "WatchDecoder", "WatchEvent"]
+
+MAX_FRAME = 16 * 1024 * 1024
+"""Largest accepted protobuf frame (client-go's limit)."""
+
+EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
+
+K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent(Generic[K]):
+    """One event of a watch stream. For ``ERROR`` the object is a meta/v1 Status."""
+
+    type: str
+    object: K
+
+
+class WatchDecoder:
+    """Incremental decoder: feed it the bytes of a watch response as they arrive.
+
+    ``content_type`` is the response's Content-Type; ``into`` the model class of the watched kind
+    (or None to decode each object by its own apiVersion/kind).
+    """
+
+    def __init__(self, content_type: str, into: type[Model] | None = None, *, max_frame: int = MAX_FRAME) -> None:
+        base = media_type(content_type)
+        if base == "application/vnd.kubernetes.protobuf":
+            self._protobuf = True
+        elif base == "application/json":
+            self._protobuf = False
+        else:
+            raise DecodeError(f"unsupported watch content type {content_type!r}")
+        self._into = into
+        self._max = max_frame
+        self._buf = bytearray()
+        self._event_pb: Any = None
+
+    def feed(self, data: bytes) -> list[WatchEvent[Any]]:
+        """Decode every complete event in the data received so far."""
+        self._buf += data
+        return self._frames() if self._protobuf else self._lines()
+
+    def close(self) -> None:
+        """Check the stream ended on an event boundary; DecodeError if it was cut mid-event."""
+        if self._buf.strip() if not self._protobuf else self._buf:
+            raise DecodeError(f"watch stream ended in the middle of an event ({len(self._buf)} bytes left over)")
+
+    def _lines(self) -> list[WatchEvent[Any]]:
+        events: list[WatchEvent[Any]] = []
+        while True:
+            end = self._buf.find(b"\n")
+            if end < 0:
+                if len(self._buf) > self._max:
+                    raise DecodeError(f"watch event longer than {self._max} bytes")
+                return events
+            line = bytes(self._buf[:end])
+            del self._buf[: end + 1]
+            if line.strip():
+                events.append(self._json_event(line))
+
+    def _json_event(self, line: bytes) -> WatchEvent[Any]:
+        try:
+            doc = json.loads(line)
+        except ValueError as exc:
+            raise DecodeError(f"invalid JSON watch event: {exc}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("type"), str) or not isinstance(doc.get("object"), dict):
+            raise DecodeError("watch event must be an object with a string 'type' and an object 'object'")
+        kind = doc["type"]
+        if kind not in EVENT_TYPES:
+            raise DecodeError(f"unknown watch event type {kind!r}")
+        into = None if kind == "ERROR" else self._into
+        return WatchEvent(kind, model_from_document(doc["object"], "watch event", into))
+
+    def _frames(self) -> list[WatchEvent[Any]]:
+        events: list[WatchEvent[Any]] = []
+        buf = self._buf
+        while len(buf) >= 4:
+            size = int.from_bytes(buf[:4], "big")
+            if size > self._max:
+                raise DecodeError(f"watch frame of {size} bytes exceeds the {self._max}-byte limit")
+            if len(buf) < 4 + size:
+                break
+            body = bytes(buf[4 : 4 + size])
+            del buf[: 4 + size]
+            events.append(self._pb_event(body))
+        return events
+
+    def _pb_event(self, body: bytes) -> WatchEvent[Any]:
+        if self._event_pb is None:
+            from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent as WatchEventModel
+
+            self._event_pb = WatchEventModel._pb_class()
+        try:
+            msg = self._event_pb.FromString(body)
+        except (_PbDecodeError, RuntimeError, ValueError) as exc:
+            raise DecodeError(f"corrupt protobuf watch frame: {exc}") from None
+        kind = msg.type
+        if kind not in EVENT_TYPES:
+            raise DecodeError(f"unknown watch event type {kind!r}")
+        into = None if kind == "ERROR" else self._into
+        return WatchEvent(kind, decode_envelope(msg.object.raw, into))
