@@ -12,6 +12,8 @@ from k8spb._client import AsyncClient, Client, Middleware
 from k8spb._codec import JSON, PROTOBUF, YAML, decode, decode_all, encode, encode_all
 from k8spb._codec._watch import WatchDecoder, WatchEvent
 from k8spb._config import Config
+from k8spb._discovery import Discovery, adiscover, discover
+from k8spb._dynamic import ApiResource, DynamicList, DynamicObject
 from k8spb._errors import (
     AlreadyExists,
     ApiError,
@@ -70,6 +72,7 @@ __all__ = [
     "AlreadyExists",
     "Api",
     "ApiError",
+    "ApiResource",
     "Apply",
     "AsyncApi",
     "AsyncClient",
@@ -84,6 +87,9 @@ __all__ = [
     "Conflict",
     "DecodeError",
     "DeleteParams",
+    "Discovery",
+    "DynamicList",
+    "DynamicObject",
     "EncodeError",
     "Error",
     "ExecAuth",
@@ -124,8 +130,10 @@ __all__ = [
     "WatchDecoder",
     "WatchEvent",
     "WatchParams",
+    "adiscover",
     "decode",
     "decode_all",
+    "discover",
     "encode",
     "encode_all",
 ]

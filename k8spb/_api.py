@@ -33,7 +33,7 @@ from k8spb._schema import Model
 
 __all__ = ["Api", "AsyncApi"]
 
-K = TypeVar("K", bound=Model)
+K = TypeVar("K")
 
 _META = "g=meta.k8s.io;v=v1"
 
@@ -48,14 +48,21 @@ _TABLE_ACCEPT = f"{JSON};as=Table;v=v1;g=meta.k8s.io, {JSON}"
 class _Requests(Generic[K]):
     """Builds the requests of one kind in one namespace (or all namespaces)."""
 
-    def __init__(self, model: type[K], namespace: str | None, prefer_protobuf: bool) -> None:
+    def __init__(self, model: type[K], namespace: str | None, prefer_protobuf: bool,
+                 resource: ResourceRef | None = None) -> None:
         self.model = model
-        self.ref = ResourceRef.of(model)
+        self.ref = resource if resource is not None else ResourceRef.of(model)
         self.namespace = namespace if self.ref.namespaced else None
         self.accept = accept_for(self.ref, prefer_protobuf)
         self.protobuf = prefer_protobuf and self.ref.protobuf
-        list_kind = getattr(model, "list_kind", "") or f"{self.ref.kind}List"
-        self.list_model: type[Model] = class_for(self.ref.api_version, list_kind)
+        self.list_model: type[Any]
+        if isinstance(model, type) and issubclass(model, Model):
+            list_kind = getattr(model, "list_kind", "") or f"{self.ref.kind}List"
+            self.list_model = class_for(self.ref.api_version, list_kind)
+        else:
+            from k8spb._dynamic import DynamicList
+
+            self.list_model = DynamicList
 
     def _path(self, name: str | None = None, sub: str | None = None, *, need_ns: bool = False) -> str:
         if need_ns and self.ref.namespaced and self.namespace is None:
@@ -134,9 +141,10 @@ class _ApiBase(Generic[K]):
 class Api(_ApiBase[K]):
     """Verbs for one kind: ``Api(client, Pod, namespace="default")``."""
 
-    def __init__(self, client: Client, model: type[K], namespace: str | None = None) -> None:
+    def __init__(self, client: Client, model: type[K], namespace: str | None = None, *,
+                 resource: ResourceRef | None = None) -> None:
         self.client = client
-        self._requests = _Requests(model, namespace, client.prefer_protobuf)
+        self._requests = _Requests(model, namespace, client.prefer_protobuf, resource)
 
     @classmethod
     def all(cls, client: Client, model: type[K]) -> Api[K]:
@@ -271,9 +279,10 @@ class Api(_ApiBase[K]):
 class AsyncApi(_ApiBase[K]):
     """Verbs for one kind, asyncio flavour: ``AsyncApi(client, Pod, namespace="default")``."""
 
-    def __init__(self, client: AsyncClient, model: type[K], namespace: str | None = None) -> None:
+    def __init__(self, client: AsyncClient, model: type[K], namespace: str | None = None, *,
+                 resource: ResourceRef | None = None) -> None:
         self.client = client
-        self._requests = _Requests(model, namespace, client.prefer_protobuf)
+        self._requests = _Requests(model, namespace, client.prefer_protobuf, resource)
 
     @classmethod
     def all(cls, client: AsyncClient, model: type[K]) -> AsyncApi[K]:

@@ -268,7 +268,7 @@ class Client(_Core):
                 return current, response
             response.close()
 
-    def request(self, request: Request, into: type[M] | None = None) -> Any:
+    def request(self, request: Request, into: type[Any] | None = None) -> Any:
         """Send a request and decode the response (raising ApiError for error statuses)."""
         sent, response = self._exchange(request)
         try:
@@ -301,7 +301,7 @@ class Client(_Core):
         finally:
             response.close()
 
-    def watch(self, request: Request, into: type[M] | None = None) -> Iterator[WatchEvent[Any]]:
+    def watch(self, request: Request, into: type[Any] | None = None) -> Iterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist)."""
         sent, response = self._exchange(request, stream=True)
         try:
@@ -378,7 +378,7 @@ class AsyncClient(_Core):
                 return current, response
             await response.aclose()
 
-    async def request(self, request: Request, into: type[M] | None = None) -> Any:
+    async def request(self, request: Request, into: type[Any] | None = None) -> Any:
         """Send a request and decode the response (raising ApiError for error statuses)."""
         sent, response = await self._exchange(request)
         try:
@@ -412,7 +412,7 @@ class AsyncClient(_Core):
         finally:
             await response.aclose()
 
-    async def watch(self, request: Request, into: type[M] | None = None) -> AsyncIterator[WatchEvent[Any]]:
+    async def watch(self, request: Request, into: type[Any] | None = None) -> AsyncIterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist)."""
         sent, response = await self._exchange(request, stream=True)
         try:

@@ -331,8 +331,10 @@ def accept_for(ref: ResourceRef, prefer_protobuf: bool) -> str:
     return ACCEPT_PROTOBUF if (ref.protobuf and prefer_protobuf) else ACCEPT_JSON
 
 
-def body_for(obj: Model | Mapping[str, Any], ref: ResourceRef, protobuf: bool) -> tuple[bytes, str]:
+def body_for(obj: Any, ref: ResourceRef, protobuf: bool) -> tuple[bytes, str]:
     """Encode a request body: protobuf for built-in kinds when negotiated, JSON otherwise."""
+    if not isinstance(obj, (Model, Mapping)) and hasattr(obj, "to_dict"):  # DynamicObject
+        return _dumps(obj.to_dict()), JSON
     if isinstance(obj, Model):
         if protobuf and ref.protobuf:
             return encode(obj, PROTOBUF), PROTOBUF
@@ -353,12 +355,16 @@ def build(method: str, path: str, ref: ResourceRef, *, accept: str, query: Seque
 
 
 def interpret(request: Request, status: int, content_type: str | None, body: bytes,
-              into: type[M] | None = None) -> M | Model:
+              into: type[Any] | None = None) -> Any:
     """The decoded object of a successful response, or raise the ApiError of a failed one."""
     if not 200 <= status < 300:
         raise error_from_response(request, status, content_type, body)
     ct = content_type or JSON
     try:
+        if into is not None and not (isinstance(into, type) and issubclass(into, Model)):
+            if media_type(ct) != JSON:
+                raise DecodeError(f"expected a JSON answer for {getattr(into, '__name__', into)}, got {ct}")
+            return into.from_json(body)
         if into is not None:
             return decode(body, ct, into=into)
         return decode(body, ct)

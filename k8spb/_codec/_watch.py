@@ -39,7 +39,7 @@ class WatchDecoder:
     (or None to decode each object by its own apiVersion/kind).
     """
 
-    def __init__(self, content_type: str, into: type[Model] | None = None, *, max_frame: int = MAX_FRAME) -> None:
+    def __init__(self, content_type: str, into: type[Any] | None = None, *, max_frame: int = MAX_FRAME) -> None:
         base = media_type(content_type)
         if base == "application/vnd.kubernetes.protobuf":
             self._protobuf = True
@@ -86,6 +86,8 @@ class WatchDecoder:
         if kind not in EVENT_TYPES:
             raise DecodeError(f"unknown watch event type {kind!r}")
         into = None if kind == "ERROR" else self._into
+        if into is not None and not issubclass(into, Model):  # DynamicObject and friends
+            return WatchEvent(kind, into.from_dict(doc["object"]))
         return WatchEvent(kind, model_from_document(doc["object"], "watch event", into))
 
     def _frames(self) -> list[WatchEvent[Any]]:
