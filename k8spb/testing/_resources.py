@@ -1,0 +1,277 @@
+"""The served resource types (from the generated registry), errors as Status, and discovery documents."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from k8spb._registry import KUBERNETES_VERSION, resources
+from k8spb._schema import Model
+
+__all__ = ["ApiError", "ResourceType", "Resources"]
+
+SHORT_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "pods"): ("po",),
+    ("", "services"): ("svc",),
+    ("", "namespaces"): ("ns",),
+    ("", "nodes"): ("no",),
+    ("", "configmaps"): ("cm",),
+    ("", "endpoints"): ("ep",),
+    ("", "events"): ("ev",),
+    ("", "limitranges"): ("limits",),
+    ("", "persistentvolumeclaims"): ("pvc",),
+    ("", "persistentvolumes"): ("pv",),
+    ("", "replicationcontrollers"): ("rc",),
+    ("", "resourcequotas"): ("quota",),
+    ("", "serviceaccounts"): ("sa",),
+    ("", "componentstatuses"): ("cs",),
+    ("apps", "deployments"): ("deploy",),
+    ("apps", "daemonsets"): ("ds",),
+    ("apps", "replicasets"): ("rs",),
+    ("apps", "statefulsets"): ("sts",),
+    ("autoscaling", "horizontalpodautoscalers"): ("hpa",),
+    ("batch", "cronjobs"): ("cj",),
+    ("networking.k8s.io", "ingresses"): ("ing",),
+    ("networking.k8s.io", "networkpolicies"): ("netpol",),
+    ("policy", "poddisruptionbudgets"): ("pdb",),
+    ("storage.k8s.io", "storageclasses"): ("sc",),
+    ("apiextensions.k8s.io", "customresourcedefinitions"): ("crd", "crds"),
+    ("scheduling.k8s.io", "priorityclasses"): ("pc",),
+    ("certificates.k8s.io", "certificatesigningrequests"): ("csr",),
+    ("events.k8s.io", "events"): ("ev",),
+}
+ALL_CATEGORY = {("", "pods"), ("", "services"), ("", "replicationcontrollers"), ("apps", "deployments"),
+                ("apps", "daemonsets"), ("apps", "replicasets"), ("apps", "statefulsets"),
+                ("autoscaling", "horizontalpodautoscalers"), ("batch", "jobs"), ("batch", "cronjobs")}
+# subresource -> (group, version, kind, verbs); None group/version/kind means the parent's
+SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ...]]] = {
+    "status": (None, None, None, ("get", "patch", "update")),
+    "scale": ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
+    "log": (None, None, None, ("get",)),
+    "exec": ("", "v1", "PodExecOptions", ("create", "get")),
+    "attach": ("", "v1", "PodAttachOptions", ("create", "get")),
+    "portforward": ("", "v1", "PodPortForwardOptions", ("create", "get")),
+    "proxy": (None, None, None, ("create", "delete", "get", "patch", "update")),
+    "eviction": ("policy", "v1", "Eviction", ("create",)),
+    "binding": ("", "v1", "Binding", ("create",)),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
+    "ephemeralcontainers": (None, None, None, ("get", "patch", "update")),
+    "resize": (None, None, None, ("get", "patch", "update")),
+    "finalize": (None, None, None, ("update",)),
+    "approval": (None, None, None, ("get", "patch", "update")),
+}
+
+
+class ApiError(Exception):
+    """A request kube-apiserver would refuse, with the Status it would answer."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None,
+                 retry_after: int | None = None, list_continue: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = dict(details or {})
+        self.retry_after = retry_after
+        self.list_continue = list_continue
+        if retry_after:
+            self.details["retryAfterSeconds"] = retry_after
+
+    def status(self) -> dict[str, Any]:
+        """The ``v1 Status`` body."""
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                "message": self.message, "reason": self.reason, "code": self.code}
+        if self.list_continue:
+            body["metadata"] = {"continue": self.list_continue}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+    @classmethod
+    def not_found(cls, rt: ResourceType | None, name: str, plural: str | None = None) -> ApiError:
+        kind = plural or (rt.plural if rt else "")
+        group = rt.group if rt else ""
+        qualified = f"{kind}.{group}" if group else kind
+        details: dict[str, Any] = {"name": name, "kind": kind}
+        if group:
+            details["group"] = group
+        return cls(404, "NotFound", f'{qualified} "{name}" not found', details)
+
+    @classmethod
+    def bad_request(cls, message: str) -> ApiError:
+        return cls(400, "BadRequest", message)
+
+    @classmethod
+    def invalid(cls, rt: ResourceType, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+        text = "; ".join(f"{f}: {m}" for _, f, m in causes)
+        details: dict[str, Any] = {"name": name, "kind": rt.kind,
+                                   "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes]}
+        if rt.group:
+            details["group"] = rt.group
+        return cls(422, "Invalid", f'{rt.kind} "{name}" is invalid: {text}', details)
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served resource of one group-version."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    module: str
+    class_name: str
+    namespaced: bool
+    verbs: tuple[str, ...]
+    subresources: tuple[str, ...]
+    short_names: tuple[str, ...] = field(default=())
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def storage_key(self) -> tuple[str, str]:
+        """Versions of one group/resource share storage."""
+        return (self.group, self.plural)
+
+    @property
+    def model(self) -> type[Model]:
+        cls: type[Model] = getattr(importlib.import_module(self.module), self.class_name)
+        return cls
+
+    @property
+    def list_model(self) -> type[Model] | None:
+        cls = getattr(importlib.import_module(self.module), self.class_name + "List", None)
+        return cls if isinstance(cls, type) and issubclass(cls, Model) else None
+
+    @cached_property
+    def has_spec(self) -> bool:
+        return "spec" in self.model._schema.by_key
+
+    @property
+    def has_status(self) -> bool:
+        return "status" in self.subresources
+
+
+_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def version_priority(version: str) -> tuple[int, int, int]:
+    """Kubernetes' version order: GA (higher first), then beta, then alpha."""
+    m = _VERSION.match(version)
+    if not m:
+        return (0, 0, 0)
+    level = {"": 3, "beta": 2, "alpha": 1}[m.group(2) or ""]
+    return (level, int(m.group(1)), int(m.group(3) or 0))
+
+
+class Resources:
+    """Every served built-in resource, indexed for routing and discovery."""
+
+    def __init__(self) -> None:
+        self.by_gvr: dict[tuple[str, str, str], ResourceType] = {}
+        self.group_versions: dict[str, list[str]] = {}
+        for group, version, plural, kind, module, cls, namespaced, verbs, subs in resources():
+            rt = ResourceType(group, version, plural, kind, module, cls, namespaced, tuple(verbs), tuple(subs),
+                              SHORT_NAMES.get((group, plural), ()))
+            self.by_gvr[(group, version, plural)] = rt
+            versions = self.group_versions.setdefault(group, [])
+            if version not in versions:
+                versions.append(version)
+        for versions in self.group_versions.values():
+            versions.sort(key=version_priority, reverse=True)
+
+    def get(self, group: str, version: str, plural: str) -> ResourceType | None:
+        return self.by_gvr.get((group, version, plural))
+
+    def has_group_version(self, group: str, version: str) -> bool:
+        return version in self.group_versions.get(group, ())
+
+    def preferred(self, group: str, plural: str) -> ResourceType | None:
+        """The resource in the group's preferred version that serves it."""
+        for version in self.group_versions.get(group, ()):
+            rt = self.by_gvr.get((group, version, plural))
+            if rt is not None:
+                return rt
+        return None
+
+    def version_info(self, git_version: str | None = None) -> dict[str, Any]:
+        major, minor, *_ = KUBERNETES_VERSION.split(".")
+        return {"major": major, "minor": minor, "gitVersion": git_version or f"v{KUBERNETES_VERSION}",
+                "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+                "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.25.0", "compiler": "gc",
+                "platform": "linux/amd64", "emulationMajor": major, "emulationMinor": minor}
+
+    def api_versions(self, address: str) -> dict[str, Any]:
+        return {"kind": "APIVersions", "apiVersion": "v1", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]}
+
+    def _group(self, group: str) -> dict[str, Any]:
+        versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in self.group_versions[group]]
+        return {"name": group, "versions": versions, "preferredVersion": versions[0]}
+
+    def api_group_list(self) -> dict[str, Any]:
+        groups = [self._group(g) for g in self.group_versions if g]
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+    def api_group(self, group: str) -> dict[str, Any]:
+        return {"kind": "APIGroup", "apiVersion": "v1", **self._group(group)}
+
+    def resource_list(self, group: str, version: str) -> dict[str, Any]:
+        gv = f"{group}/{version}" if group else version
+        out: list[dict[str, Any]] = []
+        for (g, v, _), rt in sorted(self.by_gvr.items()):
+            if (g, v) != (group, version):
+                continue
+            entry: dict[str, Any] = {"name": rt.plural, "singularName": rt.kind.lower(),
+                                     "namespaced": rt.namespaced, "kind": rt.kind, "verbs": list(rt.verbs)}
+            if rt.short_names:
+                entry["shortNames"] = list(rt.short_names)
+            if (g, rt.plural) in ALL_CATEGORY:
+                entry["categories"] = ["all"]
+            out.append(entry)
+            for sub in rt.subresources:
+                sg, sv, sk, verbs = SUBRESOURCES.get(sub, (None, None, None, ("get",)))
+                sub_entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "",
+                                             "namespaced": rt.namespaced, "kind": sk or rt.kind, "verbs": list(verbs)}
+                if sg is not None and (sg, sv) != (group, version):
+                    sub_entry["group"] = sg
+                    sub_entry["version"] = sv
+                out.append(sub_entry)
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}
+
+
+def openapi_v3_root(resources: Resources) -> dict[str, Any]:
+    """``/openapi/v3``: one entry per group-version."""
+    paths: dict[str, Any] = {}
+    for group, versions in resources.group_versions.items():
+        for version in versions:
+            prefix = f"apis/{group}/{version}" if group else f"api/{version}"
+            paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={KUBERNETES_VERSION}"}
+    return {"paths": paths}
+
+
+def openapi_v3_group_version(resources: Resources, group: str, version: str) -> dict[str, Any]:
+    """A minimal OpenAPI v3 document: the item paths, with the PATCH operations kubectl inspects."""
+    paths: dict[str, Any] = {}
+    params = [{"name": n, "in": "query", "schema": {"type": "string"}}
+              for n in ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")]
+    patch_types = ("application/json-patch+json", "application/merge-patch+json",
+                   "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+    for (g, v, _), rt in sorted(resources.by_gvr.items()):
+        if (g, v) != (group, version) or "patch" not in rt.verbs:
+            continue
+        base = f"/apis/{g}/{v}" if g else f"/api/{v}"
+        scope = "/namespaces/{namespace}" if rt.namespaced else ""
+        gvk = {"group": g, "version": v, "kind": rt.kind}
+        paths[f"{base}{scope}/{rt.plural}/{{name}}"] = {"patch": {
+            "operationId": f"patch{rt.kind}", "parameters": params,
+            "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in patch_types}},
+            "responses": {"200": {"description": "OK"}},
+            "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk}}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": f"v{KUBERNETES_VERSION}"},
+            "paths": paths, "components": {"schemas": {}}}

@@ -1,0 +1,808 @@
+"""The HTTP layer: routing, content negotiation, encodings, watch streams and fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import secrets
+import select
+import shutil
+import socket
+import struct
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from k8spb._codec import PROTOBUF, decode, encode
+from k8spb._errors import DecodeError, EncodeError
+from k8spb._registry import class_for
+from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent
+from k8spb.testing._negotiation import Negotiated, NotAcceptable, negotiate, negotiate_error
+from k8spb.testing._resources import (
+    ApiError,
+    Resources,
+    ResourceType,
+    openapi_v3_group_version,
+    openapi_v3_root,
+)
+from k8spb.testing._store import Obj, Store, Watcher, matches, parse_selectors
+
+__all__ = ["ApiServer"]
+
+_PATCH_TYPES = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+_BODY_TYPES = {"": "json", "application/json": "json", "application/yaml": "yaml", PROTOBUF: "protobuf"}
+_UNKNOWN_RESOURCE = "the server could not find the requested resource"
+_PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+_WatchEventPb: Any = WatchEvent._pb_class()
+
+
+class _Faults:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.failures: list[tuple[int, int | None]] = []
+        self.latency = 0.0
+
+    def next_failure(self) -> tuple[int, int | None] | None:
+        with self.lock:
+            return self.failures.pop(0) if self.failures else None
+
+
+_FAULT_REASONS = {429: ("TooManyRequests", "Too many requests, please try again later."),
+                  500: ("InternalError", "Internal error occurred: injected failure"),
+                  503: ("ServiceUnavailable", "The server is currently unable to handle the request"),
+                  504: ("Timeout", "The server was unable to return a response in the time allotted")}
+
+
+def _human_age(seconds: float) -> str:
+    s = int(max(seconds, 0))
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    d = h // 24
+    if d < 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    return f"{d}d" if d < 730 else f"{d // 365}y"
+
+
+def _age(obj: Obj) -> str:
+    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
+    if not stamp:
+        return "<unknown>"
+    created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return _human_age((datetime.now(UTC) - created).total_seconds())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.api.verbose:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        self.server.api._handle(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.api._handle(self, "POST")
+
+    def do_PUT(self) -> None:
+        self.server.api._handle(self, "PUT")
+
+    def do_PATCH(self) -> None:
+        self.server.api._handle(self, "PATCH")
+
+    def do_DELETE(self) -> None:
+        self.server.api._handle(self, "DELETE")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    api: ApiServer
+
+
+class _Request:
+    """One parsed request."""
+
+    def __init__(self, h: _Handler, method: str) -> None:
+        self.h = h
+        self.method = method
+        parts = urlsplit(h.path)
+        self.path = parts.path
+        self.query = parse_qs(parts.query, keep_blank_values=True)
+        self.accept = h.headers.get("Accept")
+        agent = h.headers.get("User-Agent", "")
+        self.agent = agent
+        self.pretty = self.q("pretty") in ("true", "1") or agent.startswith(("curl", "Wget", "Mozilla/5.0"))
+        self._body: bytes | None = None
+
+    def q(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def flag(self, name: str) -> bool:
+        return self.q(name) in ("true", "1", "True")
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            h = self.h
+            if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        h.rfile.readline()
+                        break
+                    chunks.append(h.rfile.read(size))
+                    h.rfile.readline()
+                self._body = b"".join(chunks)
+            else:
+                self._body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        return self._body
+
+    @property
+    def content_type(self) -> str:
+        return self.h.headers.get("Content-Type", "").split(";", 1)[0].strip()
+
+    @property
+    def manager(self) -> str:
+        return self.q("fieldManager") or self.agent.split("/", 1)[0]
+
+
+class ApiServer:
+    """An in-memory Kubernetes API server on 127.0.0.1, speaking the real wire protocol.
+
+    Use as a context manager (``with ApiServer() as srv:`` or ``async with``); ``srv.url`` and
+    ``srv.kubeconfig_path`` point clients at it.  A request with an ``Authorization`` header
+    must carry ``srv.token`` as a bearer token (else 401); requests without one are served as
+    anonymous unless ``require_auth`` (client-go sends no credentials over plain HTTP).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
+                 require_auth: bool = False, bookmark_interval: float = 60.0, verbose: bool = False) -> None:
+        self.require_auth = require_auth
+        self.host = host
+        self.port = port
+        self.token = token or secrets.token_urlsafe(16)
+        self.bookmark_interval = bookmark_interval
+        self.verbose = verbose
+        self.resources = Resources()
+        self.store = Store(self.resources)
+        self._faults = _Faults()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmpdir: str | None = None
+        self.kubeconfig_path = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, e.g. ``http://127.0.0.1:40123``."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ApiServer:
+        """Listen, serve in a background thread and write the kubeconfig."""
+        if self._httpd is not None:
+            return self
+        httpd = _HTTPServer((self.host, self.port), _Handler)
+        httpd.api = self
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"k8spb-apiserver-{self.port}", daemon=True)
+        self._thread.start()
+        self._tmpdir = tempfile.mkdtemp(prefix="k8spb-apiserver-")
+        self.kubeconfig_path = os.path.join(self._tmpdir, "kubeconfig")
+        with open(self.kubeconfig_path, "w", encoding="utf-8") as fh:
+            yaml.safe_dump(self.kubeconfig(), fh, sort_keys=False)
+        return self
+
+    def kubeconfig(self) -> dict[str, Any]:
+        """A kubeconfig (as a dict) for this server with its bearer token."""
+        return {
+            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "clusters": [{"name": "k8spb-testing", "cluster": {"server": self.url}}],
+            "users": [{"name": "k8spb-testing", "user": {"token": self.token}}],
+            "contexts": [{"name": "k8spb-testing",
+                          "context": {"cluster": "k8spb-testing", "user": "k8spb-testing", "namespace": "default"}}],
+            "current-context": "k8spb-testing",
+        }
+
+    def stop(self) -> None:
+        """Stop serving, end every watch and remove the kubeconfig."""
+        self.store.close()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> ApiServer:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # ------------------------------------------------------------------ fault injection
+
+    def compact(self) -> int:
+        """Expire every resourceVersion up to now (old watches and continue tokens get 410)."""
+        return self.store.compact()
+
+    def drop_watches(self) -> None:
+        """End every open watch stream cleanly, as a server restart would."""
+        self.store.drop_watches()
+
+    def fail_next(self, n: int = 1, status: int = 500, retry_after: int | None = None) -> None:
+        """Answer the next ``n`` API requests with an error Status (429, 500, 503 or 504)."""
+        if status not in _FAULT_REASONS:
+            raise ValueError(f"status must be one of {sorted(_FAULT_REASONS)}")
+        with self._faults.lock:
+            self._faults.failures.extend([(status, retry_after)] * n)
+
+    def latency(self, seconds: float) -> None:
+        """Delay every request by ``seconds`` (0 to stop)."""
+        self._faults.latency = max(0.0, float(seconds))
+
+    # ------------------------------------------------------------------ request handling
+
+    def _handle(self, h: _Handler, method: str) -> None:
+        req = _Request(h, method)
+        try:
+            _ = req.body  # always drain the body, so errors keep the connection usable
+            if self._faults.latency:
+                time.sleep(self._faults.latency)
+            if req.path in ("/healthz", "/livez", "/readyz"):
+                self._send(h, 200, "text/plain; charset=utf-8", b"ok")
+                return
+            if req.path not in _PUBLIC:
+                auth = h.headers.get("Authorization")
+                if (auth is not None or self.require_auth) and auth != f"Bearer {self.token}":
+                    raise ApiError(401, "Unauthorized", "Unauthorized")
+            failure = self._faults.next_failure()
+            if failure is not None:
+                code, retry = failure
+                reason, message = _FAULT_REASONS[code]
+                raise ApiError(code, reason, message, retry_after=retry)
+            self._route(req)
+        except ApiError as exc:
+            self._send_error(req, exc)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+        except Exception as exc:  # pragma: no cover - a bug in the server, reported like kube does
+            self._send_error(req, ApiError(500, "InternalError", f"Internal error occurred: {exc!r}"))
+
+    def _send(self, h: _Handler, code: int, content_type: str, body: bytes,
+              headers: dict[str, str] | None = None) -> None:
+        h.send_response(code)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(body)))
+        h.send_header("Cache-Control", "no-cache, private")
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(body)
+
+    def _encode(self, neg: Negotiated, obj: Obj) -> bytes:
+        if neg.format == "json":
+            if neg.pretty:
+                return json.dumps(obj, indent=2, ensure_ascii=False).encode() + b"\n"
+            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        if neg.format == "yaml":
+            return yaml.safe_dump(obj, sort_keys=True, allow_unicode=True, default_flow_style=False).encode()
+        return self._protobuf(obj)
+
+    def _protobuf(self, obj: Obj) -> bytes:
+        try:
+            cls = class_for(obj["apiVersion"], obj["kind"])
+            return encode(cls.from_dict(obj), PROTOBUF)
+        except (DecodeError, EncodeError) as exc:
+            raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
+
+    def _send_obj(self, req: _Request, neg: Negotiated, obj: Obj, code: int = 200) -> None:
+        self._send(req.h, code, neg.media_type, self._encode(neg, obj))
+
+    def _send_error(self, req: _Request, exc: ApiError) -> None:
+        neg = negotiate_error(req.accept, req.pretty)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
+        try:
+            body = self._encode(neg, exc.status())
+        except ApiError:
+            neg = Negotiated("json", "application/json", pretty=True)
+            body = self._encode(neg, exc.status())
+        try:
+            self._send(req.h, exc.code, neg.media_type, body, headers)
+        except (BrokenPipeError, ConnectionResetError):
+            req.h.close_connection = True
+
+    def _negotiate(self, req: _Request, *, table: bool = False, meta: bool = False, watch: bool = False,
+                   protobuf: bool = True) -> Negotiated:
+        try:
+            return negotiate(req.accept, protobuf=protobuf, allow_table=table, allow_meta=meta, watch=watch,
+                             pretty=req.pretty)
+        except NotAcceptable as exc:
+            raise ApiError(406, "NotAcceptable", str(exc)) from None
+
+    # ------------------------------------------------------------------ routing
+
+    def _route(self, req: _Request) -> None:
+        segs = [s for s in req.path.split("/") if s]
+        res = self.resources
+        if req.path == "/version":
+            self._send_obj(req, self._negotiate(req, protobuf=False), res.version_info())
+            return
+        if segs[:2] == ["openapi", "v3"] and req.method == "GET":
+            neg = self._negotiate(req, protobuf=False)
+            if len(segs) == 2:
+                self._send_obj(req, neg, openapi_v3_root(res))
+                return
+            gv = segs[2:]
+            if gv[:1] == ["api"] and gv[1:] == ["v1"]:
+                self._send_obj(req, neg, openapi_v3_group_version(res, "", "v1"))
+                return
+            if gv[:1] == ["apis"] and len(gv) == 3 and res.has_group_version(gv[1], gv[2]):
+                self._send_obj(req, neg, openapi_v3_group_version(res, gv[1], gv[2]))
+                return
+            raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        if (segs[:1] == ["api"] and len(segs) <= 2) or (segs[:1] == ["apis"] and len(segs) <= 3):
+            if req.method != "GET":
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                               "resource")
+            neg = self._negotiate(req)
+            if segs == ["api"]:
+                self._send_obj(req, neg, res.api_versions(f"{self.host}:{self.port}"))
+            elif segs == ["apis"]:
+                self._send_obj(req, neg, res.api_group_list())
+            elif segs == ["api", "v1"]:
+                self._send_obj(req, neg, res.resource_list("", "v1"))
+            elif len(segs) == 2 and segs[1] in res.group_versions:
+                self._send_obj(req, neg, res.api_group(segs[1]))
+            elif len(segs) == 3 and res.has_group_version(segs[1], segs[2]):
+                self._send_obj(req, neg, res.resource_list(segs[1], segs[2]))
+            else:
+                raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+            return
+        if segs[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", segs[2:]
+        elif segs[:1] == ["apis"] and len(segs) > 3 and res.has_group_version(segs[1], segs[2]):
+            group, version, rest = segs[1], segs[2], segs[3:]
+        else:
+            raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            candidate = res.get(group, version, rest[2])
+            if candidate is not None and candidate.namespaced:
+                namespace, rest = rest[1], rest[2:]
+        rt = res.get(group, version, rest[0])
+        if rt is None or len(rest) > 3:
+            raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        name = rest[1] if len(rest) > 1 else ""
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and sub not in rt.subresources:
+            raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        if sub and sub != "status":
+            raise ApiError(405, "MethodNotAllowed", f"k8spb.testing does not serve {rt.plural}/{sub}")
+        self._resource(req, rt, namespace, name, sub)
+
+    def _verb(self, rt: ResourceType, verb: str, sub: str) -> None:
+        allowed = ("get", "update", "patch") if sub == "status" else rt.verbs
+        if verb not in allowed:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                           "resource")
+
+    def _resource(self, req: _Request, rt: ResourceType, namespace: str, name: str, sub: str) -> None:
+        m = req.method
+        dry_run = req.q("dryRun") == "All"
+        if not name:
+            if m == "GET":
+                if req.flag("watch"):
+                    self._verb(rt, "watch", sub)
+                    self._watch(req, rt, namespace)
+                else:
+                    self._verb(rt, "list", sub)
+                    self._list(req, rt, namespace)
+            elif m == "POST":
+                self._verb(rt, "create", sub)
+                if rt.namespaced and not namespace:
+                    raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+                neg = self._negotiate(req)
+                obj = self.store.create(rt, namespace, self._read_body(req, rt), manager=req.manager,
+                                        dry_run=dry_run)
+                self._send_obj(req, neg, obj, 201)
+            elif m == "DELETE":
+                self._verb(rt, "deletecollection", sub)
+                neg = self._negotiate(req)
+                labels, fields = parse_selectors(req.q("labelSelector"), req.q("fieldSelector"))
+                items = self.store.delete_collection(rt, namespace, labels, fields, self._delete_options(req),
+                                                     dry_run)
+                self._send_obj(req, neg, self._list_obj(rt, items, str(self.store.rv), "", None))
+            else:
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                               "resource")
+            return
+        if m == "GET":
+            self._verb(rt, "get", sub)
+            neg = self._negotiate(req, table=not sub, meta=True)
+            obj = self.store.get(rt, namespace, name)
+            self._send_obj(req, neg, self._transform(req, neg, rt, [obj], obj["metadata"]["resourceVersion"],
+                                                     single=True))
+        elif m == "PUT":
+            self._verb(rt, "update", sub)
+            neg = self._negotiate(req)
+            obj = self.store.update(rt, namespace, name, self._read_body(req, rt), subresource=sub,
+                                    manager=req.manager, dry_run=dry_run)
+            self._send_obj(req, neg, obj)
+        elif m == "PATCH":
+            self._verb(rt, "patch", sub)
+            neg = self._negotiate(req, meta=True)
+            patch_type = _PATCH_TYPES.get(req.content_type)
+            if patch_type is None:
+                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                               f"accepted media types include: {', '.join(_PATCH_TYPES)}")
+            force = req.flag("force")
+            if force and patch_type != "apply":
+                raise ApiError.bad_request("force is only allowed for apply patches")
+            existed = patch_type == "apply" and self._exists(rt, namespace, name)
+            obj = self.store.patch(rt, namespace, name, patch_type, req.body, subresource=sub,
+                                   manager=req.manager if patch_type != "apply" else req.q("fieldManager"),
+                                   force=force, dry_run=dry_run)
+            code = 201 if patch_type == "apply" and not existed else 200
+            self._send_obj(req, neg, self._transform(req, neg, rt, [obj], "", single=True), code)
+        elif m == "DELETE":
+            self._verb(rt, "delete", sub)
+            if sub:
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                               "resource")
+            neg = self._negotiate(req)
+            obj, removed = self.store.delete(rt, namespace, name, self._delete_options(req), dry_run)
+            if removed and rt.storage_key != ("", "pods"):
+                details: dict[str, Any] = {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")}
+                if rt.group:
+                    details["group"] = rt.group
+                self._send_obj(req, neg, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                          "status": "Success", "details": details})
+            else:
+                self._send_obj(req, neg, obj)
+        else:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                           "resource")
+
+    def _exists(self, rt: ResourceType, namespace: str, name: str) -> bool:
+        try:
+            self.store.get(rt, namespace, name)
+        except ApiError:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ bodies
+
+    def _read_body(self, req: _Request, rt: ResourceType) -> Obj:
+        fmt = _BODY_TYPES.get(req.content_type)
+        if fmt is None:
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                           "accepted media types include: application/json, application/yaml, "
+                           "application/vnd.kubernetes.protobuf")
+        data = req.body
+        try:
+            if fmt == "protobuf":
+                obj = decode(data, PROTOBUF, into=rt.model).to_dict()
+            else:
+                from k8spb._codec._document import load_json, load_yaml_documents
+
+                docs = [load_json(data)] if fmt == "json" else load_yaml_documents(data)
+                if len(docs) != 1 or not isinstance(docs[0], dict):
+                    raise ApiError.bad_request("the request body must hold one object")
+                obj = docs[0]
+        except DecodeError as exc:
+            raise ApiError.bad_request(f"error decoding the request body: {exc}") from None
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if api_version not in (None, "", rt.api_version):
+            raise ApiError.bad_request(f"the API version in the data ({api_version}) does not match the expected "
+                                       f"API version ({rt.api_version})")
+        if kind not in (None, "", rt.kind):
+            raise ApiError.bad_request(f"the object provided is unrecognized (must be of type {rt.kind}): "
+                                       f"kind {kind!r}")
+        return obj
+
+    def _delete_options(self, req: _Request) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        data = req.body if req.method == "DELETE" else b""
+        if data.strip():
+            try:
+                options = decode(data, PROTOBUF).to_dict() if data[:4] == b"k8s\x00" else json.loads(data)
+            except (DecodeError, ValueError) as exc:
+                raise ApiError.bad_request(f"error decoding DeleteOptions: {exc}") from None
+            if not isinstance(options, dict):
+                raise ApiError.bad_request("DeleteOptions must be an object")
+        if req.q("gracePeriodSeconds"):
+            try:
+                options["gracePeriodSeconds"] = int(req.q("gracePeriodSeconds"))
+            except ValueError:
+                raise ApiError.bad_request("gracePeriodSeconds must be an integer") from None
+        if req.q("propagationPolicy"):
+            options["propagationPolicy"] = req.q("propagationPolicy")
+        if req.q("orphanDependents"):
+            options["orphanDependents"] = req.flag("orphanDependents")
+        policy = options.get("propagationPolicy")
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: '
+                           f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"')
+        if "dryRun" in options and options["dryRun"] == ["All"]:
+            req.query["dryRun"] = ["All"]
+        return options
+
+    # ------------------------------------------------------------------ lists and transforms
+
+    def _list_obj(self, rt: ResourceType, items: list[Obj], rv: str, token: str, remaining: int | None) -> Obj:
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if token:
+            meta["continue"] = token
+        if remaining is not None:
+            meta["remainingItemCount"] = remaining
+        stripped = [{k: v for k, v in i.items() if k not in ("apiVersion", "kind")} for i in items]
+        return {"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": meta, "items": stripped}
+
+    def _list(self, req: _Request, rt: ResourceType, namespace: str) -> None:
+        neg = self._negotiate(req, table=True, meta=True)
+        if req.q("sendInitialEvents"):
+            raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
+                           "sendInitialEvents is forbidden for list")
+        rvm = req.q("resourceVersionMatch")
+        if rvm and not req.q("resourceVersion"):
+            raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
+                           "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided")
+        labels, fields = parse_selectors(req.q("labelSelector"), req.q("fieldSelector"))
+        try:
+            limit = int(req.q("limit") or 0)
+        except ValueError:
+            raise ApiError.bad_request("limit must be an integer") from None
+        items, rv, token, remaining = self.store.list_objects(rt, namespace, labels, fields, max(limit, 0),
+                                                      req.q("continue"))
+        if neg.transform is None:
+            self._send_obj(req, neg, self._list_obj(rt, items, rv, token, remaining))
+            return
+        out = self._transform(req, neg, rt, items, rv, single=False)
+        if token:
+            out["metadata"]["continue"] = token
+        self._send_obj(req, neg, out)
+
+    def _transform(self, req: _Request, neg: Negotiated, rt: ResourceType, items: list[Obj], rv: str,
+                   *, single: bool, columns: bool = True) -> Obj:
+        meta_api = f"meta.k8s.io/{neg.transform_version}"
+        if neg.transform is None:
+            return items[0] if single else self._list_obj(rt, items, rv, "", None)
+        if neg.transform == "PartialObjectMetadata":
+            if not single:
+                raise ApiError(406, "NotAcceptable", "you requested PartialObjectMetadata, but the requested object "
+                               "is a list")
+            return {"kind": "PartialObjectMetadata", "apiVersion": meta_api, "metadata": items[0]["metadata"]}
+        if neg.transform == "PartialObjectMetadataList":
+            if single:
+                raise ApiError(406, "NotAcceptable", "you requested PartialObjectMetadataList, but the requested "
+                               "object is not a list")
+            return {"kind": "PartialObjectMetadataList", "apiVersion": meta_api, "metadata": {"resourceVersion": rv},
+                    "items": [{"kind": "PartialObjectMetadata", "apiVersion": meta_api, "metadata": i["metadata"]}
+                              for i in items]}
+        include = req.q("includeObject") or "Metadata"
+        if include not in ("None", "Metadata", "Object"):
+            raise ApiError.bad_request(f"unrecognized includeObject value: {include!r}")
+        rows = []
+        for item in items:
+            row: dict[str, Any] = {"cells": [item["metadata"]["name"], _age(item)]}
+            if include == "Object":
+                row["object"] = item
+            elif include == "Metadata":
+                row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": meta_api,
+                                 "metadata": item["metadata"]}
+            rows.append(row)
+        table: Obj = {"kind": "Table", "apiVersion": meta_api, "metadata": {"resourceVersion": rv}}
+        if columns:
+            table["columnDefinitions"] = [
+                {"name": "Name", "type": "string", "format": "name", "priority": 0,
+                 "description": "Name must be unique within a namespace. More info: "
+                                "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"},
+                {"name": "Age", "type": "string", "format": "", "priority": 0,
+                 "description": "CreationTimestamp is a timestamp representing the server time when this object "
+                                "was created."},
+            ]
+        table["rows"] = rows
+        if single:
+            table["metadata"] = {"resourceVersion": items[0]["metadata"].get("resourceVersion", "")}
+        return table
+
+    # ------------------------------------------------------------------ watch
+
+    def _watch(self, req: _Request, rt: ResourceType, namespace: str) -> None:
+        neg = self._negotiate(req, table=True, meta=True, watch=True)
+        if neg.transform == "PartialObjectMetadataList":
+            raise ApiError(406, "NotAcceptable", "you requested PartialObjectMetadataList, but the requested object "
+                           "is not a list")
+        labels, fields = parse_selectors(req.q("labelSelector"), req.q("fieldSelector"))
+        from k8spb.testing._store import check_field_selector
+
+        check_field_selector(rt, fields)
+        send_initial = req.q("sendInitialEvents")
+        rvm = req.q("resourceVersionMatch")
+        bookmarks = req.flag("allowWatchBookmarks")
+        rv_param = req.q("resourceVersion")
+        if send_initial in ("true", "1") and rvm != "NotOlderThan":
+            raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
+                           'Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan')
+        if rvm and not send_initial:
+            raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
+                           "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                           "provided")
+        initial = send_initial in ("true", "1") or (not send_initial and rv_param in ("", "0"))
+        since: int | None = None
+        if rv_param not in ("", "0"):
+            try:
+                since = int(rv_param)
+            except ValueError:
+                raise ApiError.bad_request(f"invalid resource version: {rv_param}") from None
+        try:
+            timeout = float(req.q("timeoutSeconds") or 1800)
+        except ValueError:
+            raise ApiError.bad_request("timeoutSeconds must be an integer") from None
+        deadline = time.monotonic() + timeout
+        h = req.h
+        h.send_response(200)
+        h.send_header("Content-Type", neg.media_type + (";stream=watch" if neg.format == "protobuf" else ""))
+        h.send_header("Transfer-Encoding", "chunked")
+        h.send_header("Cache-Control", "no-cache, private")
+        h.end_headers()
+        h.wfile.flush()
+        stream = _WatchStream(self, req, neg, rt)
+        watcher: Watcher | None = None
+        try:
+            with self.store.lock:
+                try:
+                    watcher, replay, current = self.store.watch(rt, namespace, None if initial else since)
+                except ApiError as exc:
+                    stream.send("ERROR", exc.status(), raw=True)
+                    return
+                snapshot = self.store.snapshot(rt, namespace)[0] if initial else []
+            if initial and since is not None and since > current:
+                current = since
+            for obj in snapshot:
+                if matches(rt, obj, labels, fields):
+                    stream.send("ADDED", obj)
+            if initial and bookmarks:
+                stream.bookmark(str(current), initial_end=True)
+            for event in replay:
+                stream.event(event, labels, fields)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = watcher.events.get(timeout=min(remaining, 0.25))
+                except Exception:  # queue.Empty
+                    if stream.closed_by_peer():
+                        return
+                    if bookmarks and time.monotonic() - stream.last_sent >= self.bookmark_interval:
+                        with self.store.lock:
+                            rv = str(self.store.rv) if watcher.events.empty() else ""
+                        if rv:
+                            stream.bookmark(rv)
+                    continue
+                if item is None:
+                    break
+                stream.event(item, labels, fields)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            h.close_connection = True
+            return
+        finally:
+            if watcher is not None:
+                self.store.unwatch(watcher)
+        try:
+            h.wfile.write(b"0\r\n\r\n")
+            h.wfile.flush()
+        except OSError:
+            h.close_connection = True
+
+
+class _WatchStream:
+    """Writes watch events in the negotiated encoding as HTTP chunks."""
+
+    def __init__(self, server: ApiServer, req: _Request, neg: Negotiated, rt: ResourceType) -> None:
+        self.server = server
+        self.req = req
+        self.neg = neg
+        self.rt = rt
+        self.first_table = True
+        self.last_sent = time.monotonic()
+
+    def closed_by_peer(self) -> bool:
+        conn: socket.socket = self.req.h.connection
+        try:
+            readable, _, _ = select.select([conn], [], [], 0)
+            return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    def _chunk(self, data: bytes) -> None:
+        w = self.req.h.wfile
+        w.write(b"%x\r\n%s\r\n" % (len(data), data))
+        w.flush()
+        self.last_sent = time.monotonic()
+
+    def send(self, type_: str, obj: Obj, raw: bool = False) -> None:
+        if not raw and self.neg.transform is not None and type_ != "BOOKMARK":
+            obj = self.server._transform(self.req, self.neg, self.rt, [obj], "", single=True,
+                                         columns=self.first_table)
+            if self.neg.transform == "Table":
+                self.first_table = False
+        if self.neg.format == "protobuf":
+            event = _WatchEventPb(type=type_)
+            event.object.raw = self.server._protobuf(obj)
+            body = event.SerializeToString(deterministic=True)
+            self._chunk(struct.pack(">I", len(body)) + body)
+        else:
+            self._chunk(json.dumps({"type": type_, "object": obj}, separators=(",", ":"),
+                                   ensure_ascii=False).encode() + b"\n")
+
+    def bookmark(self, rv: str, initial_end: bool = False) -> None:
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if initial_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        kind, api_version = self.rt.kind, self.rt.api_version
+        if self.neg.transform == "PartialObjectMetadata":
+            kind, api_version = "PartialObjectMetadata", f"meta.k8s.io/{self.neg.transform_version}"
+        self.send("BOOKMARK", {"kind": kind, "apiVersion": api_version, "metadata": meta})
+
+    def event(self, event: Any, labels: Any, fields: Any) -> None:
+        rt = self.rt
+        obj = self.server.store.served(rt, event.obj)
+        now = matches(rt, obj, labels, fields)
+        if event.type == "MODIFIED":
+            before = matches(rt, event.old, labels, fields)
+            if now and not before:
+                self.send("ADDED", obj)
+            elif before and not now:
+                old = self.server.store.served(rt, event.old)
+                old["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
+                self.send("DELETED", old)
+            elif now:
+                self.send("MODIFIED", obj)
+        elif now:
+            self.send(event.type, copy.deepcopy(obj))

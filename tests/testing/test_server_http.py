@@ -1,0 +1,378 @@
+"""k8spb.testing.ApiServer over real sockets, driven by raw HTTP (httpx)."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import k8spb
+from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent
+from k8spb.testing import ApiServer
+
+pytestmark = pytest.mark.timeout(30)
+
+PB = "application/vnd.kubernetes.protobuf"
+PODS = "/api/v1/namespaces/default/pods"
+
+
+@pytest.fixture
+def srv() -> Iterator[ApiServer]:
+    with ApiServer(bookmark_interval=0.3) as server:
+        yield server
+
+
+@pytest.fixture
+def http(srv: ApiServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=10) as c:
+        yield c
+
+
+def pod(name: str, labels: dict[str, str] | None = None, **meta: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}, **meta},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1"}]}}
+
+
+def create(http: httpx.Client, obj: dict[str, Any], path: str = PODS) -> dict[str, Any]:
+    r = http.post(path, json=obj)
+    assert r.status_code == 201, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+# --------------------------------------------------------------------------- server basics
+
+
+def test_context_manager_kubeconfig_and_auth(srv: ApiServer) -> None:
+    import yaml
+
+    with open(srv.kubeconfig_path) as fh:
+        cfg = yaml.safe_load(fh)
+    assert cfg["clusters"][0]["cluster"]["server"] == srv.url
+    assert cfg["users"][0]["user"]["token"] == srv.token
+    assert httpx.get(srv.url + "/api", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(srv.url + "/healthz").text == "ok"
+
+
+def test_async_context_manager() -> None:
+    import asyncio
+
+    async def main() -> str:
+        async with ApiServer() as server, httpx.AsyncClient(base_url=server.url) as c:
+            return str((await c.get("/version")).json()["major"])
+
+    assert asyncio.run(main()) == "1"
+
+
+def test_run_as_module() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "k8spb.testing"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        path = proc.stdout.readline().strip()
+        import yaml
+
+        with open(path) as fh:
+            url = yaml.safe_load(fh)["clusters"][0]["cluster"]["server"]
+        assert httpx.get(url + "/api/v1/namespaces/default", timeout=5).json()["metadata"]["name"] == "default"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def test_discovery_json(http: httpx.Client) -> None:
+    assert http.get("/api").json()["versions"] == ["v1"]
+    groups = {g["name"]: g for g in http.get("/apis").json()["groups"]}
+    assert groups["apps"]["preferredVersion"]["version"] == "v1"
+    assert groups["autoscaling"]["preferredVersion"]["version"] == "v2"
+    core = {r["name"]: r for r in http.get("/api/v1").json()["resources"]}
+    assert core["pods"]["shortNames"] == ["po"] and core["pods"]["namespaced"] and core["pods"]["kind"] == "Pod"
+    assert core["pods/status"]["verbs"] == ["get", "patch", "update"]
+    assert not core["namespaces"]["namespaced"]
+    apps = {r["name"]: r for r in http.get("/apis/apps/v1").json()["resources"]}
+    assert apps["deployments"]["shortNames"] == ["deploy"]
+    assert apps["deployments/scale"]["group"] == "autoscaling"
+    assert http.get("/apis/nope/v1").status_code == 404
+
+
+def test_discovery_protobuf(http: httpx.Client) -> None:
+    r = http.get("/api/v1", headers={"Accept": PB})
+    assert r.headers["content-type"] == PB
+    lst = k8spb.decode(r.content)
+    assert type(lst).__name__ == "APIResourceList"
+    assert "pods" in [x.name for x in lst.resources]  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- negotiation
+
+
+def test_negotiation(http: httpx.Client) -> None:
+    create(http, pod("a"))
+    assert http.get(PODS, headers={"Accept": "*/*"}).headers["content-type"] == "application/json"
+    r = http.get(PODS, headers={"Accept": "application/json;q=0.5, application/vnd.kubernetes.protobuf"})
+    assert r.headers["content-type"] == PB
+    assert type(k8spb.decode(r.content)).__name__ == "PodList"
+    r = http.get(PODS + "/a", headers={"Accept": "application/yaml"})
+    assert r.headers["content-type"] == "application/yaml" and "kind: Pod" in r.text
+    r = http.get(PODS, headers={"Accept": "text/html"})
+    assert r.status_code == 406 and r.json()["reason"] == "NotAcceptable"
+    # Table is JSON only: a protobuf Table clause is skipped
+    r = http.get(PODS, headers={"Accept": f"{PB};as=Table;g=meta.k8s.io;v=v1"})
+    assert r.status_code == 406 and r.headers["content-type"] == "application/json"
+    # errors come back in the negotiated type
+    r = http.get(PODS + "/missing", headers={"Accept": PB})
+    assert r.status_code == 404 and r.headers["content-type"] == PB
+    status = k8spb.decode(r.content).to_dict()
+    assert status["reason"] == "NotFound" and status["details"] == {"name": "missing", "kind": "pods"}
+
+
+def test_table_and_partial_metadata(http: httpx.Client) -> None:
+    create(http, pod("a"))
+    table = http.get(PODS, headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v1,application/json"},
+                     params={"includeObject": "Object"}).json()
+    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]] == ["Name", "Age"]
+    assert table["rows"][0]["cells"][0] == "a" and table["rows"][0]["object"]["kind"] == "Pod"
+    meta_list = http.get(PODS, headers={"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"})
+    assert meta_list.json()["items"][0]["metadata"]["name"] == "a"
+    r = http.get(PODS, headers={"Accept": f"{PB};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"})
+    decoded = k8spb.decode(r.content)
+    assert type(decoded).__name__ == "PartialObjectMetadataList" and decoded.items[0].metadata.name == "a"  # type: ignore[attr-defined]
+    r = http.get(PODS + "/a", headers={"Accept": f"{PB};as=PartialObjectMetadata;g=meta.k8s.io;v=v1"})
+    assert k8spb.decode(r.content).metadata.name == "a"  # type: ignore[attr-defined]
+
+
+def test_request_bodies(http: httpx.Client) -> None:
+    from k8spb.api.core.v1 import ConfigMap
+
+    cm = ConfigMap.from_dict({"metadata": {"name": "pb"}, "data": {"k": "v"}})
+    r = http.post("/api/v1/namespaces/default/configmaps", content=k8spb.encode(cm, PB),
+                  headers={"Content-Type": PB, "Accept": PB})
+    assert r.status_code == 201 and k8spb.decode(r.content).data == {"k": "v"}  # type: ignore[attr-defined]
+    r = http.post("/api/v1/namespaces/default/configmaps", content=b"metadata:\n  name: y\ndata: {a: b}\n",
+                  headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 201 and r.json()["data"] == {"a": "b"}
+    r = http.post("/api/v1/namespaces/default/configmaps", content=b"x", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and r.json()["reason"] == "UnsupportedMediaType"
+    r = http.patch("/api/v1/namespaces/default/configmaps/y", content=b"{}", headers={"Content-Type": PB})
+    assert r.status_code == 415
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def test_create_get_update_conflicts(http: httpx.Client) -> None:
+    p = create(http, pod("a"))
+    meta = p["metadata"]
+    assert meta["uid"] and meta["creationTimestamp"].endswith("Z") and meta["generation"] == 1
+    assert http.post(PODS, json=pod("a")).json()["reason"] == "AlreadyExists"
+    r = http.post("/api/v1/namespaces/nope/pods", json=pod("a"))
+    assert r.status_code == 404 and r.json()["details"] == {"name": "nope", "kind": "namespaces"}
+    gen = create(http, {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-"},
+                        "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    assert gen["metadata"]["name"].startswith("web-")
+    p["spec"]["containers"][0]["image"] = "nginx:2"
+    p["status"] = {"phase": "Running"}
+    r = http.put(PODS + "/a", json=p)
+    updated = r.json()
+    assert r.status_code == 200 and updated["metadata"]["generation"] == 2
+    assert updated["status"]["phase"] == "Pending"  # the main resource ignores status
+    assert int(updated["metadata"]["resourceVersion"]) > int(meta["resourceVersion"])
+    stale = http.put(PODS + "/a", json=p)
+    assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
+    # status subresource only touches status
+    updated["status"] = {"phase": "Running"}
+    updated["spec"]["containers"][0]["image"] = "ignored"
+    r = http.put(PODS + "/a/status", json=updated)
+    assert r.json()["status"]["phase"] == "Running" and r.json()["spec"]["containers"][0]["image"] == "nginx:2"
+    r = http.patch(PODS + "/a/status", json={"status": {"phase": "Succeeded"}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert r.json()["status"]["phase"] == "Succeeded" and r.json()["metadata"]["generation"] == 2
+
+
+def test_list_selectors_and_pages(http: httpx.Client) -> None:
+    for i in range(5):
+        create(http, pod(f"p{i}", {"app": "web" if i % 2 else "db"}))
+    names = [i["metadata"]["name"] for i in http.get(PODS, params={"labelSelector": "app=web"}).json()["items"]]
+    assert names == ["p1", "p3"]
+    assert [i["metadata"]["name"] for i in http.get("/api/v1/pods", params={"fieldSelector": "metadata.name=p4"})
+            .json()["items"]] == ["p4"]
+    assert http.get(PODS, params={"fieldSelector": "spec.bogus=1"}).status_code == 400
+    assert http.get(PODS, params={"labelSelector": "a in (b"}).status_code == 400
+    seen, token = [], ""
+    while True:
+        page = http.get(PODS, params={"limit": 2, **({"continue": token} if token else {})}).json()
+        seen += [i["metadata"]["name"] for i in page["items"]]
+        token = page["metadata"].get("continue", "")
+        if not token:
+            break
+    assert seen == [f"p{i}" for i in range(5)]
+
+
+def test_patches_and_apply(http: httpx.Client) -> None:
+    create(http, pod("a", {"x": "1"}))
+    smp = {"spec": {"containers": [{"name": "side", "image": "busybox"}]}}
+    r = http.patch(PODS + "/a", json=smp, headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert [c["name"] for c in r.json()["spec"]["containers"]] == ["side", "app"]
+    r = http.patch(PODS + "/a", json=[{"op": "replace", "path": "/metadata/labels/x", "value": "2"}],
+                   headers={"Content-Type": "application/json-patch+json"})
+    assert r.json()["metadata"]["labels"] == {"x": "2"}
+    r = http.patch(PODS + "/a", json={"metadata": {"labels": {"x": None, "y": "3"}}},
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert r.json()["metadata"]["labels"] == {"y": "3"}
+    r = http.patch(PODS + "/a", json=[{"op": "test", "path": "/metadata/name", "value": "b"}],
+                   headers={"Content-Type": "application/json-patch+json"})
+    assert r.status_code == 422
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: '1'\n"
+    url = "/api/v1/namespaces/default/configmaps/cfg"
+    yaml_ct = {"Content-Type": "application/apply-patch+yaml"}
+    r = http.patch(url, content=cm, params={"fieldManager": "one"}, headers=yaml_ct)
+    assert r.status_code == 201 and r.json()["metadata"]["managedFields"][0]["manager"] == "one"
+    r = http.patch(url, content=cm.replace("'1'", "'2'"), params={"fieldManager": "two"}, headers=yaml_ct)
+    assert r.status_code == 409 and r.json()["details"]["causes"][0]["field"] == ".data.a"
+    r = http.patch(url, content=cm.replace("'1'", "'2'"), params={"fieldManager": "two", "force": "true"},
+                   headers=yaml_ct)
+    assert r.status_code == 200 and r.json()["data"] == {"a": "2"}
+    assert http.patch(url, content=cm, headers=yaml_ct).status_code == 400  # fieldManager required
+
+
+def test_finalizers_and_propagation(http: httpx.Client) -> None:
+    owner = create(http, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}},
+                   "/api/v1/namespaces/default/configmaps")
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+    create(http, pod("child", ownerReferences=[ref]))
+    create(http, pod("kept", ownerReferences=[ref], finalizers=["example.com/hold"]))
+    r = http.delete("/api/v1/namespaces/default/configmaps/owner")
+    assert r.json()["status"] == "Success"
+    assert http.get(PODS + "/child").status_code == 404
+    kept = http.get(PODS + "/kept").json()
+    assert kept["metadata"]["deletionTimestamp"]
+    kept["metadata"]["finalizers"] = []
+    http.put(PODS + "/kept", json=kept)
+    assert http.get(PODS + "/kept").status_code == 404
+    owner2 = create(http, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "o2"}},
+                    "/api/v1/namespaces/default/configmaps")
+    create(http, pod("orphan", ownerReferences=[{**ref, "name": "o2", "uid": owner2["metadata"]["uid"]}]))
+    http.delete("/api/v1/namespaces/default/configmaps/o2", params={"propagationPolicy": "Orphan"})
+    assert "ownerReferences" not in http.get(PODS + "/orphan").json()["metadata"]
+    r = http.delete(PODS, params={"labelSelector": ""})
+    assert r.status_code == 200 and http.get(PODS).json()["items"] == []
+
+
+def test_grace_period_for_scheduled_pods(http: httpx.Client) -> None:
+    p = pod("g")
+    p["spec"]["nodeName"] = "node-1"
+    create(http, p)
+    r = http.delete(PODS + "/g", params={"gracePeriodSeconds": 1})
+    assert r.json()["metadata"]["deletionGracePeriodSeconds"] == 1
+    assert http.get(PODS + "/g").status_code == 200
+    import time
+
+    deadline = time.monotonic() + 5
+    while http.get(PODS + "/g").status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------- watch
+
+
+def json_events(http: httpx.Client, n: int, **params: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    with http.stream("GET", PODS, params={"watch": "true", "timeoutSeconds": 5, **params}) as r:
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        for line in r.iter_lines():
+            if line:
+                out.append(json.loads(line))
+            if len(out) == n:
+                break
+    return out
+
+
+def test_json_watch(srv: ApiServer, http: httpx.Client) -> None:
+    first = create(http, pod("a", {"app": "web"}))
+    rv = first["metadata"]["resourceVersion"]
+    http.patch(PODS + "/a", json={"metadata": {"labels": {"app": "db"}}},
+               headers={"Content-Type": "application/merge-patch+json"})
+    http.delete(PODS + "/a")
+    events = json_events(http, 2, resourceVersion=rv)
+    assert [e["type"] for e in events] == ["MODIFIED", "DELETED"]
+    assert events[0]["object"]["kind"] == "Pod"
+    # selector transitions: leaving the selector is a DELETED; bookmarks follow when idle
+    events = json_events(http, 2, resourceVersion=rv, labelSelector="app=web", allowWatchBookmarks="true")
+    assert [e["type"] for e in events] == ["DELETED", "BOOKMARK"]
+
+
+def test_watch_initial_events_and_bookmark(http: httpx.Client) -> None:
+    create(http, pod("a"))
+    create(http, pod("b"))
+    events = json_events(http, 3, sendInitialEvents="true", resourceVersionMatch="NotOlderThan",
+                         allowWatchBookmarks="true")
+    assert [e["type"] for e in events] == ["ADDED", "ADDED", "BOOKMARK"]
+    assert events[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    r = http.get(PODS, params={"watch": "1", "sendInitialEvents": "true"})
+    assert r.status_code == 422
+
+
+def test_watch_timeout_ends_stream(http: httpx.Client) -> None:
+    r = http.get(PODS, params={"watch": "true", "timeoutSeconds": 1, "resourceVersion": "1"})
+    assert r.status_code == 200 and r.text == ""
+
+
+def test_protobuf_watch_frames(srv: ApiServer, http: httpx.Client) -> None:
+    create(http, pod("a"))
+    with http.stream("GET", PODS, params={"watch": "true", "timeoutSeconds": 5},
+                     headers={"Accept": f"{PB}, application/json"}) as r:
+        assert r.headers["content-type"] == f"{PB};stream=watch"
+        stream = r.iter_bytes()
+        buf = b""
+        while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
+            buf += next(stream)
+    size = struct.unpack(">I", buf[:4])[0]
+    event = WatchEvent._pb_class().FromString(buf[4 : 4 + size])
+    assert event.type == "ADDED"
+    obj = k8spb.decode(event.object.raw)
+    assert obj.metadata.name == "a"  # type: ignore[attr-defined]
+
+
+def test_too_old_watch_is_an_error_event(srv: ApiServer, http: httpx.Client) -> None:
+    create(http, pod("a"))
+    srv.compact()
+    events = json_events(http, 1, resourceVersion="2")
+    assert events[0]["type"] == "ERROR"
+    assert events[0]["object"]["code"] == 410 and events[0]["object"]["reason"] == "Expired"
+
+
+def test_drop_watches(srv: ApiServer, http: httpx.Client) -> None:
+    import threading
+
+    timer = threading.Timer(0.3, srv.drop_watches)
+    timer.start()
+    r = http.get(PODS, params={"watch": "true", "timeoutSeconds": 20, "resourceVersion": "1"})
+    timer.join()
+    assert r.status_code == 200 and r.elapsed.total_seconds() < 10
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_fail_next_and_latency(srv: ApiServer, http: httpx.Client) -> None:
+    srv.fail_next(2, status=429, retry_after=3)
+    r = http.get(PODS)
+    assert r.status_code == 429 and r.headers["retry-after"] == "3"
+    assert r.json()["details"]["retryAfterSeconds"] == 3
+    assert http.get(PODS).status_code == 429
+    assert http.get(PODS).status_code == 200
+    srv.fail_next(status=503)
+    assert http.get(PODS).json()["reason"] == "ServiceUnavailable"
+    srv.latency(0.2)
+    r = http.get(PODS)
+    assert r.elapsed.total_seconds() >= 0.2
+    srv.latency(0)
