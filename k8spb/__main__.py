@@ -20,8 +20,15 @@ from k8spb._registry import class_for, resources
 from k8spb._request import ResourceRef
 
 
+_SHORT = {"po": "pods", "svc": "services", "deploy": "deployments", "ns": "namespaces", "no": "nodes",
+          "cm": "configmaps", "rs": "replicasets", "ds": "daemonsets", "sts": "statefulsets", "sa": "serviceaccounts",
+          "pv": "persistentvolumes", "pvc": "persistentvolumeclaims", "ing": "ingresses", "ep": "endpoints",
+          "crd": "customresourcedefinitions", "cj": "cronjobs", "hpa": "horizontalpodautoscalers",
+          "pdb": "poddisruptionbudgets", "netpol": "networkpolicies", "sc": "storageclasses", "ev": "events"}
+
+
 def _resolve(client: Client, name: str) -> tuple[type[Any], ResourceRef | None]:
-    lname = name.lower()
+    lname = _SHORT.get(name.lower(), name.lower())
     for group, version, plural, kind, *_ in resources():
         if lname in (plural, kind.lower(), f"{plural}.{group}") and "alpha" not in version and "beta" not in version:
             return class_for(f"{group}/{version}" if group else version, kind), None
