@@ -23,7 +23,8 @@ with Client.try_default() as client:
     deployments = Api.default_namespaced(client, Deployment)
     params = PatchParams(field_manager="example", force=True)
     created = deployments.patch("web", Apply(desired(2)), params)
-    print("applied", created.metadata.name, "replicas", created.spec.replicas, "generation", created.metadata.generation)
+    print("applied", created.metadata.name, "replicas", created.spec.replicas,
+          "generation", created.metadata.generation)
     scaled = deployments.patch("web", Apply(desired(5)), params)
     print("scaled to", scaled.spec.replicas, "generation", scaled.metadata.generation)
     deployments.delete("web")

@@ -19,7 +19,6 @@ from k8spb._errors import Error
 from k8spb._registry import class_for, resources
 from k8spb._request import ResourceRef
 
-
 _SHORT = {"po": "pods", "svc": "services", "deploy": "deployments", "ns": "namespaces", "no": "nodes",
           "cm": "configmaps", "rs": "replicasets", "ds": "daemonsets", "sts": "statefulsets", "sa": "serviceaccounts",
           "pv": "persistentvolumes", "pvc": "persistentvolumeclaims", "ing": "ingresses", "ep": "endpoints",
