@@ -138,7 +138,8 @@ def test_watch_sees_changes_in_order(client: Client) -> None:
     seen: list[tuple[str, str | None]] = []
 
     def consume() -> None:
-        for ev in cms.watch(WatchParams(resource_version=rv, timeout_seconds=3, field_selector=f"metadata.name={name}")):
+        params = WatchParams(resource_version=rv, timeout_seconds=3, field_selector=f"metadata.name={name}")
+        for ev in cms.watch(params):
             seen.append((ev.type, ev.object.metadata.name))
             if ev.type == "DELETED":
                 return
