@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark over loopback against k8spb.testing.ApiServer.
+
+    python3 tools/bench_e2e.py [--pods 10000] [--events 10000] [--runs 2]
+
+Reports, in one run:
+* the server alone: list and watch throughput in each encoding, read as raw bytes by httpx (so it is
+  known not to be the bottleneck of the client numbers);
+* clients: list N pods and consume N watch events with k8spb (protobuf), k8spb (JSON), the official
+  ``kubernetes`` client and lightkube: seconds, objects/s and peak RSS of the client process.
+Each client scenario runs in a fresh subprocess against one shared server process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+PB = "application/vnd.kubernetes.protobuf"
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def preload(srv: Any, pods: int) -> None:
+    from bench import make_pod_list  # type: ignore[import-not-found]
+
+    rt = srv.resources.get("", "v1", "pods")
+    for item in make_pod_list(pods)["items"]:
+        item["metadata"].pop("resourceVersion", None)
+        item["metadata"].pop("uid", None)
+        item["metadata"].pop("managedFields", None)
+        item["metadata"]["namespace"] = "default"
+        srv.store.create(rt, "default", {"apiVersion": "v1", "kind": "Pod", **item})
+
+
+def churn(kubeconfig: str, events: int) -> None:
+    """Produce ``events`` MODIFIED events on one ConfigMap as fast as the server takes them."""
+    import k8spb
+    from k8spb.api.core.v1 import ConfigMap
+    from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
+
+    with k8spb.Client(k8spb.Config.from_kubeconfig(kubeconfig)) as c:
+        api = k8spb.Api(c, ConfigMap, namespace="default")
+        if api.get_opt("churn") is None:
+            api.create(ConfigMap(metadata=ObjectMeta(name="churn"), data={"i": "0"}))
+        for i in range(events):
+            api.patch("churn", k8spb.Merge({"data": {"i": str(i)}}))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# client scenarios (each in its own process)
+
+
+def client_list(kind: str, kubeconfig: str) -> int:
+    if kind in ("k8spb-protobuf", "k8spb-json"):
+        import k8spb
+        from k8spb.api.core.v1 import Pod
+
+        with k8spb.Client(k8spb.Config.from_kubeconfig(kubeconfig), prefer_protobuf=kind == "k8spb-protobuf") as c:
+            pods = k8spb.Api(c, Pod, namespace="default").list()
+            return sum(len(p.metadata.name) + len(p.spec.containers[0].image) for p in pods)
+    if kind == "kubernetes":
+        from kubernetes import client as kclient
+        from kubernetes import config as kconfig
+
+        kconfig.load_kube_config(kubeconfig)
+        out = kclient.CoreV1Api().list_namespaced_pod("default")
+        return sum(len(p.metadata.name) + len(p.spec.containers[0].image) for p in out.items)
+    if kind == "lightkube":
+        from lightkube import Client as LClient
+        from lightkube import KubeConfig
+        from lightkube.resources.core_v1 import Pod as LPod
+
+        lc = LClient(KubeConfig.from_file(kubeconfig))
+        return sum(len(p.metadata.name) + len(p.spec.containers[0].image) for p in lc.list(LPod, namespace="default",
+                                                                                         chunk_size=0))
+    raise ValueError(kind)
+
+
+def client_watch(kind: str, kubeconfig: str, since: str, events: int) -> int:
+    from k8spb.api.core.v1 import ConfigMap
+
+    n = 0
+    if kind in ("k8spb-protobuf", "k8spb-json"):
+        import k8spb
+
+        with k8spb.Client(k8spb.Config.from_kubeconfig(kubeconfig), prefer_protobuf=kind == "k8spb-protobuf") as c:
+            for ev in k8spb.Api(c, ConfigMap, namespace="default").watch(resource_version=since, timeout_seconds=60):
+                n += len(ev.object.metadata.resource_version or "")
+                events -= 1
+                if events == 0:
+                    break
+        return n
+    if kind == "kubernetes":
+        from kubernetes import client as kclient
+        from kubernetes import config as kconfig
+        from kubernetes import watch as kwatch
+
+        kconfig.load_kube_config(kubeconfig)
+        w = kwatch.Watch()
+        for ev in w.stream(kclient.CoreV1Api().list_namespaced_config_map, "default", resource_version=since,
+                           timeout_seconds=60):
+            n += len(ev["object"].metadata.resource_version or "")
+            events -= 1
+            if events == 0:
+                w.stop()
+                break
+        return n
+    if kind == "lightkube":
+        from lightkube import Client as LClient
+        from lightkube import KubeConfig
+        from lightkube.resources.core_v1 import ConfigMap as LConfigMap
+
+        lc = LClient(KubeConfig.from_file(kubeconfig))
+        for _typ, obj in lc.watch(LConfigMap, namespace="default", resource_version=since):
+            n += len(obj.metadata.resourceVersion or "")
+            events -= 1
+            if events == 0:
+                break
+        return n
+    raise ValueError(kind)
+
+
+def child(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    if args.child == "list":
+        client_list(args.kind, args.kubeconfig)
+    else:
+        client_watch(args.kind, args.kubeconfig, args.since, args.events)
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_mib": _rss_mib()}))
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def server_throughput(srv: Any, pods: int, since: str, events: int) -> list[tuple[str, float, int]]:
+    import httpx
+
+    out = []
+    with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=120) as http:
+        for label, accept in (("protobuf", PB), ("json", "application/json")):
+            best = float("inf")
+            for _ in range(2):
+                t = time.perf_counter()
+                r = http.get("/api/v1/namespaces/default/pods", headers={"Accept": accept})
+                size = len(r.content)
+                best = min(best, time.perf_counter() - t)
+            out.append((f"server list, {label}", best, size))
+        for label, accept in (("protobuf", PB), ("json", "application/json")):
+            t = time.perf_counter()
+            got, size = 0, 0
+            with http.stream("GET", "/api/v1/namespaces/default/configmaps",
+                             params={"watch": "1", "resourceVersion": since, "timeoutSeconds": "60"},
+                             headers={"Accept": accept}) as r:
+                from k8spb import WatchDecoder
+
+                dec = WatchDecoder(r.headers["content-type"])
+                for chunk in r.iter_raw():
+                    size += len(chunk)
+                    got += len(dec.feed(chunk))
+                    if got >= events:
+                        break
+            out.append((f"server watch, {label} ({got} events)", time.perf_counter() - t, size))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--pods", type=int, default=10000)
+    parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--child", choices=("list", "watch"))
+    parser.add_argument("--kind")
+    parser.add_argument("--kubeconfig")
+    parser.add_argument("--since")
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return 0
+
+    from k8spb.testing import ApiServer
+
+    kinds = ("k8spb-protobuf", "k8spb-json", "kubernetes", "lightkube")
+    with ApiServer() as srv:
+        t = time.perf_counter()
+        preload(srv, args.pods)
+        print(f"preloaded {args.pods} pods in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        import k8spb
+        from k8spb.api.core.v1 import ConfigMap
+
+        with k8spb.Client(k8spb.Config.from_kubeconfig(srv.kubeconfig_path)) as c:
+            since = k8spb.Api(c, ConfigMap, namespace="default").list().metadata.resource_version
+        t = time.perf_counter()
+        churn(srv.kubeconfig_path, args.events)
+        print(f"made {args.events} watch events in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+
+        rows: list[tuple[str, float, float | None, str]] = []
+        for label, secs, size in server_throughput(srv, args.pods, since, args.events):
+            n = args.pods if "list" in label else args.events
+            rows.append((label, secs, None, f"{n / secs:,.0f}/s, {size / 2**20:.1f} MiB"))
+        for mode, n in (("list", args.pods), ("watch", args.events)):
+            for kind in kinds:
+                cmd = [sys.executable, __file__, "--child", mode, "--kind", kind, "--kubeconfig", srv.kubeconfig_path,
+                       "--since", since, "--events", str(args.events)]
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False,
+                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
+                if proc.returncode != 0:
+                    rows.append((f"{mode} {n}, {kind}", float("nan"), None, "failed: " + proc.stderr.strip()[-200:]))
+                    continue
+                res = json.loads(proc.stdout.strip().splitlines()[-1])
+                rows.append((f"{mode} {n}, {kind}", res["seconds"], res["peak_mib"], f"{n / res['seconds']:,.0f}/s"))
+
+    print("| scenario | seconds | peak RSS MiB | rate |")
+    print("|---|---:|---:|---|")
+    for label, secs, peak, rate in rows:
+        print(f"| {label} | {secs:.2f} | {'' if peak is None else f'{peak:.0f}'} | {rate} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
