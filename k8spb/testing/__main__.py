@@ -15,11 +15,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--token", default=None, help="bearer token clients must send (default: random)")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a generated CA (needs cryptography)")
+    parser.add_argument("--client-ca", action="store_true",
+                        help="also accept client certificates (a second kubeconfig context)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with ApiServer(args.host, args.port, token=args.token, verbose=args.verbose) as srv:
+    with ApiServer(args.host, args.port, token=args.token, verbose=args.verbose, tls=args.tls,
+                   client_ca=args.client_ca) as srv:
         print(srv.kubeconfig_path, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

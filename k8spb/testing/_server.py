@@ -10,6 +10,7 @@ import secrets
 import select
 import shutil
 import socket
+import ssl
 import struct
 import tempfile
 import threading
@@ -26,7 +27,9 @@ from k8spb._codec import PROTOBUF, decode, encode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb._registry import class_for
 from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent
+from k8spb.testing import _subresources as subresources
 from k8spb.testing._negotiation import Negotiated, NotAcceptable, negotiate, negotiate_error
+from k8spb.testing._pki import peer_common_name
 from k8spb.testing._resources import (
     ApiError,
     Resources,
@@ -35,6 +38,7 @@ from k8spb.testing._resources import (
     openapi_v3_root,
 )
 from k8spb.testing._store import Obj, Store, Watcher, matches, parse_selectors
+from k8spb.testing._subresources import PodLogs
 
 __all__ = ["ApiServer"]
 
@@ -123,6 +127,21 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     api: ApiServer
+    ssl_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Runs in the connection's thread: the TLS handshake happens here, not in the accept loop."""
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        with tls:
+            tls.settimeout(None)
+            super().finish_request(tls, client_address)
 
 
 class _Request:
@@ -184,8 +203,13 @@ class ApiServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
-                 require_auth: bool = False, bookmark_interval: float = 60.0, verbose: bool = False) -> None:
+                 require_auth: bool = False, bookmark_interval: float = 60.0, verbose: bool = False,
+                 tls: bool = False, client_ca: bool = False) -> None:
         self.require_auth = require_auth
+        self.tls = tls or client_ca
+        self.client_ca = client_ca
+        self.ca_pem = b""
+        self._ca: Any = None
         self.host = host
         self.port = port
         self.token = token or secrets.token_urlsafe(16)
@@ -194,6 +218,8 @@ class ApiServer:
         self.resources = Resources()
         self.store = Store(self.resources)
         self._faults = _Faults()
+        self.pod_logs = PodLogs()
+        self.log_follow_timeout = 300.0
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._tmpdir: str | None = None
@@ -203,40 +229,83 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        """The server's base URL, e.g. ``http://127.0.0.1:40123``."""
-        return f"http://{self.host}:{self.port}"
+        """The server's base URL, e.g. ``http://127.0.0.1:40123`` (``https://`` with TLS)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def start(self) -> ApiServer:
         """Listen, serve in a background thread and write the kubeconfig."""
         if self._httpd is not None:
             return self
+        self.pod_logs.closed = False
         httpd = _HTTPServer((self.host, self.port), _Handler)
         httpd.api = self
+        self._tmpdir = tempfile.mkdtemp(prefix="k8spb-apiserver-")
+        if self.tls:
+            httpd.ssl_context = self._tls_context(self._tmpdir)
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"k8spb-apiserver-{self.port}", daemon=True)
         self._thread.start()
-        self._tmpdir = tempfile.mkdtemp(prefix="k8spb-apiserver-")
         self.kubeconfig_path = os.path.join(self._tmpdir, "kubeconfig")
         with open(self.kubeconfig_path, "w", encoding="utf-8") as fh:
             yaml.safe_dump(self.kubeconfig(), fh, sort_keys=False)
         return self
 
+    def _tls_context(self, directory: str) -> ssl.SSLContext:
+        from k8spb.testing._pki import CertificateAuthority, server_context
+
+        self._ca = CertificateAuthority()
+        self.ca_pem = self._ca.cert_pem
+        cert, key = self._ca.issue_server(self.host, "127.0.0.1", "localhost", "::1")
+        cert_file, key_file = os.path.join(directory, "server.crt"), os.path.join(directory, "server.key")
+        for path, data in ((cert_file, cert), (key_file, key), (os.path.join(directory, "ca.crt"), self.ca_pem)):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+                fh.write(data)
+        return server_context(cert_file, key_file, self.ca_pem if self.client_ca else None)
+
+    def client_certificate(self, user: str = "k8spb-admin",
+                           groups: tuple[str, ...] = ("system:masters",)) -> tuple[bytes, bytes]:
+        """A client certificate the server accepts (needs ``client_ca=True`` and a started server):
+        (cert_pem, key_pem)."""
+        if not self.client_ca or self._ca is None:
+            raise RuntimeError("client certificates need ApiServer(client_ca=True), started")
+        cert: tuple[bytes, bytes] = self._ca.issue_client(user, groups)
+        return cert
+
     def kubeconfig(self) -> dict[str, Any]:
-        """A kubeconfig (as a dict) for this server with its bearer token."""
+        """A kubeconfig (as a dict) for this server with its bearer token (context ``k8spb-testing``)
+        and, with ``client_ca``, a client certificate (context ``k8spb-testing-cert``)."""
+        import base64
+
+        cluster: dict[str, Any] = {"server": self.url}
+        if self.tls:
+            cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem).decode("ascii")
+        users: list[dict[str, Any]] = [{"name": "k8spb-testing", "user": {"token": self.token}}]
+        contexts: list[dict[str, Any]] = [
+            {"name": "k8spb-testing",
+             "context": {"cluster": "k8spb-testing", "user": "k8spb-testing", "namespace": "default"}}]
+        if self.client_ca and self._ca is not None:
+            cert, key = self.client_certificate()
+            users.append({"name": "k8spb-testing-cert",
+                          "user": {"client-certificate-data": base64.b64encode(cert).decode("ascii"),
+                                   "client-key-data": base64.b64encode(key).decode("ascii")}})
+            contexts.append({"name": "k8spb-testing-cert",
+                             "context": {"cluster": "k8spb-testing", "user": "k8spb-testing-cert",
+                                         "namespace": "default"}})
         return {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
-            "clusters": [{"name": "k8spb-testing", "cluster": {"server": self.url}}],
-            "users": [{"name": "k8spb-testing", "user": {"token": self.token}}],
-            "contexts": [{"name": "k8spb-testing",
-                          "context": {"cluster": "k8spb-testing", "user": "k8spb-testing", "namespace": "default"}}],
+            "clusters": [{"name": "k8spb-testing", "cluster": cluster}],
+            "users": users,
+            "contexts": contexts,
             "current-context": "k8spb-testing",
         }
 
     def stop(self) -> None:
-        """Stop serving, end every watch and remove the kubeconfig."""
+        """Stop serving, end every watch and log stream and remove the kubeconfig."""
         self.store.close()
+        self.pod_logs.close()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -261,6 +330,17 @@ class ApiServer:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await asyncio.to_thread(self.stop)
+
+    # ------------------------------------------------------------------ pod logs
+
+    def set_log(self, namespace: str, pod: str, text: str, container: str | None = None) -> None:
+        """Set the log ``pods/log`` serves for a pod's container (None: whichever container is asked for,
+        unless it has its own log); each line is timestamped now."""
+        self.pod_logs.set(namespace, pod, text, container)
+
+    def append_log(self, namespace: str, pod: str, text: str, container: str | None = None) -> None:
+        """Append lines to a log; ``follow=true`` streams them to the clients following it."""
+        self.pod_logs.append(namespace, pod, text, container)
 
     # ------------------------------------------------------------------ fault injection
 
@@ -296,7 +376,9 @@ class ApiServer:
                 return
             if req.path not in _PUBLIC:
                 auth = h.headers.get("Authorization")
-                if (auth is not None or self.require_auth) and auth != f"Bearer {self.token}":
+                cert_user = peer_common_name(h.connection) if self.client_ca else None
+                if cert_user is None and (auth is not None or self.require_auth or self.tls) \
+                        and auth != f"Bearer {self.token}":
                     raise ApiError(401, "Unauthorized", "Unauthorized")
             failure = self._faults.next_failure()
             if failure is not None:
@@ -420,6 +502,9 @@ class ApiServer:
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub not in rt.subresources:
             raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        if sub and subresources.serves(rt, sub):
+            subresources.handle(self, req, rt, namespace, name, sub)
+            return
         if sub and sub != "status":
             raise ApiError(405, "MethodNotAllowed", f"k8spb.testing does not serve {rt.plural}/{sub}")
         self._resource(req, rt, namespace, name, sub)
@@ -741,6 +826,20 @@ class ApiServer:
             h.close_connection = True
 
 
+def closed_by_peer(conn: socket.socket) -> bool:
+    """Whether the client hung up (peeks at the raw socket; TLS sockets cannot peek)."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        if not readable:
+            return False
+        if isinstance(conn, ssl.SSLSocket):
+            with socket.socket(conn.family, conn.type, fileno=os.dup(conn.fileno())) as raw:
+                return raw.recv(1, socket.MSG_PEEK) == b""
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
 class _WatchStream:
     """Writes watch events in the negotiated encoding as HTTP chunks."""
 
@@ -753,12 +852,7 @@ class _WatchStream:
         self.last_sent = time.monotonic()
 
     def closed_by_peer(self) -> bool:
-        conn: socket.socket = self.req.h.connection
-        try:
-            readable, _, _ = select.select([conn], [], [], 0)
-            return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
-        except (OSError, ValueError):
-            return True
+        return closed_by_peer(self.req.h.connection)
 
     def _chunk(self, data: bytes) -> None:
         w = self.req.h.wfile
