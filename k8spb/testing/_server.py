@@ -23,12 +23,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from k8spb._codec import PROTOBUF, decode, encode
+from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
-from k8spb._registry import class_for
 from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent
 from k8spb.testing import _subresources as subresources
 from k8spb.testing._negotiation import Negotiated, NotAcceptable, negotiate, negotiate_error
+from k8spb.testing._pbcache import ProtobufCache
 from k8spb.testing._pki import peer_common_name
 from k8spb.testing._resources import (
     ApiError,
@@ -217,6 +217,7 @@ class ApiServer:
         self.verbose = verbose
         self.resources = Resources()
         self.store = Store(self.resources)
+        self._pb_cache = ProtobufCache()
         self._faults = _Faults()
         self.pod_logs = PodLogs()
         self.log_follow_timeout = 300.0
@@ -416,8 +417,7 @@ class ApiServer:
 
     def _protobuf(self, obj: Obj) -> bytes:
         try:
-            cls = class_for(obj["apiVersion"], obj["kind"])
-            return encode(cls.from_dict(obj), PROTOBUF)
+            return self._pb_cache.encode(obj)
         except (DecodeError, EncodeError) as exc:
             raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from k8spb._codec import PROTOBUF, decode, encode
 from k8spb._errors import DecodeError, EncodeError
+from k8spb._schema import _json_copy
 from k8spb.testing._fieldsets import ApplyConflict, FieldSet, ManagedFieldsError, apply, update_managed_fields
 from k8spb.testing._modelschema import schema_for
 from k8spb.testing._patch import (
@@ -221,7 +222,7 @@ class Store:
             raise ApiError.not_found(None, namespace, "namespaces")
 
     def served(self, rt: ResourceType, obj: Obj) -> Obj:
-        out = copy.deepcopy(obj)
+        out: Obj = _json_copy(obj)  # a JSON-only deep copy, several times faster than copy.deepcopy
         out["apiVersion"] = rt.api_version
         return out
 
