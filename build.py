@@ -234,7 +234,8 @@ def snake(key: str) -> str:
     key = key.lstrip("$").replace("-", "_")
     words: list[str] = []
     for part in key.split("_"):
-        words += re.findall(r"[A-Z]{2,}s(?![a-z])|[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+|[A-Z]", part)
+        words += re.findall(r"[A-Z]+(?=V[0-9])|V[0-9]+(?![a-z])|[A-Z]{2,}s(?![a-z])|[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+"
+                            r"|[A-Z]", part)
     name = "_".join(w.lower() for w in words if w)
     if keyword.iskeyword(name):
         name += "_"

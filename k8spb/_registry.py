@@ -10,7 +10,7 @@ from k8spb import _generated_kinds as _gen
 from k8spb._errors import DecodeError
 from k8spb._schema import Model
 
-__all__ = ["KUBERNETES_VERSION", "class_for", "resources"]
+__all__ = ["KUBERNETES_VERSION", "check_api_version", "class_for", "resources"]
 
 KUBERNETES_VERSION: str = _gen.KUBERNETES_VERSION
 _META_V1 = "k8spb.apimachinery.pkg.apis.meta.v1"
@@ -35,6 +35,27 @@ def class_for(api_version: str, kind: str) -> type[Model]:
         raise DecodeError(f"unknown apiVersion {api_version!r} (not a built-in group-version of "
                           f"Kubernetes {KUBERNETES_VERSION})", kind=kind)
     raise DecodeError(f"unknown kind {kind!r} in {api_version}", kind=kind)
+
+
+def check_api_version(cls: type[Model], api_version: object) -> None:
+    """DecodeError unless an object of ``cls`` may carry ``api_version``.
+
+    That is its own apiVersion, or another group-version that serves the same class (``Status``,
+    ``WatchEvent``, ``DeleteOptions`` ... are registered in every group-version).
+    """
+    own = getattr(cls, "api_version", None)
+    kind = getattr(cls, "kind", cls.__name__)
+    if own is None or api_version == own:
+        return
+    if not isinstance(api_version, str):
+        raise DecodeError(f"apiVersion must be a string, got {type(api_version).__name__} {api_version!r}",
+                          kind=kind)
+    try:
+        served = class_for(api_version, kind)
+    except DecodeError:
+        served = None
+    if served is not cls:
+        raise DecodeError(f"apiVersion {api_version!r} does not match {cls.__name__} ({own})", kind=kind)
 
 
 def _load(module: str, name: str) -> type[Model]:

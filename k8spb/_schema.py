@@ -9,7 +9,12 @@ A model instance has one of three sources:
 A field read goes to the instance ``__dict__`` first (plain attribute speed); only a miss reaches the
 :class:`Field` descriptor, which converts the value from the source and caches it. Encoding writes the
 cached (possibly modified) values back and leaves the rest of the source untouched, so an unmodified
-object re-encodes from its upb message in C.
+object re-encodes from its upb message in C. A cached value that still equals what its field converts
+to is not written back: reading alone never changes the bytes (a zero Time, Time nanos, spaced JSON in
+a RawExtension stay as they came).
+
+Corrupt protobuf surfaces where it is read, as a DecodeError naming the field: upb hands back bytes for
+a string that is not UTF-8 (checked on read), and Time values may be out of Python's range.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import datetime
 import json
 import math
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any, ClassVar, TypeVar
 
 from google.protobuf import descriptor_pool, message_factory
@@ -37,6 +43,9 @@ CLASSES: dict[str, type[Model]] = {}
 _UTC = datetime.UTC
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
 _MISSING: Any = object()
+_STR = {str}
+_first = itemgetter(0)
+_ZERO: dict[str, Any] = {"s": "", "i": 0, "b": False, "f": 0.0, "y": b""}
 
 M = TypeVar("M", bound="Model")
 
@@ -155,11 +164,59 @@ def parse_duration(text: str) -> datetime.timedelta:
 
 def _json_copy(value: Any) -> Any:
     """A deep copy of a JSON value (dicts, lists and scalars)."""
+    # Plain loops: no comprehension frame per level (deep documents) and no call per scalar.
     if isinstance(value, dict):
-        return {k: _json_copy(v) for k, v in value.items()}
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            out[k] = _json_copy(v) if isinstance(v, (dict, list)) else v
+        return out
     if isinstance(value, list):
-        return [_json_copy(v) for v in value]
+        items = []
+        for v in value:
+            items.append(_json_copy(v) if isinstance(v, (dict, list)) else v)
+        return items
     return value
+
+
+def _not_utf8(raw: bytes) -> DecodeError:
+    return DecodeError(f"string is not valid UTF-8: {raw[:40]!r}")
+
+
+def _utf8(value: Any) -> Any:
+    """upb hands back bytes for a proto2 string that is not valid UTF-8: refuse it."""
+    if value.__class__ is bytes:
+        raise _not_utf8(value)
+    return value
+
+
+def _utf8_all(values: Iterable[Any]) -> None:
+    for x in values:
+        if x.__class__ is bytes:
+            raise _not_utf8(x)
+
+
+def _by_key(mapping: Any, path: str) -> list[tuple[Any, Any]]:
+    """A map's items sorted by key, as Go writes maps (upb iterates protobuf maps in a random order)."""
+    try:
+        return sorted(mapping.items(), key=_first)
+    except TypeError:  # keys of mixed types
+        bad = next((k for k in mapping if not isinstance(k, str)), None)
+        raise EncodeError(f"map keys must be strings, got {bad!r}", path=path) from None
+
+
+def _located(exc: Exception, path: str, kind: str | None = None) -> Exception:
+    """An error found while converting one field, as a DecodeError naming the field."""
+    if isinstance(exc, (DecodeError, EncodeError)) and exc.path:
+        return exc
+    if isinstance(exc, UnicodeDecodeError):
+        message = f"string is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+    elif isinstance(exc, DecodeError):
+        message = str(exc)
+    elif isinstance(exc, RecursionError):
+        message = "nested too deeply"
+    else:
+        message = f"invalid value: {exc}"
+    return DecodeError(message, kind=kind, path=path)
 
 
 def _dumps_compact(value: Any) -> bytes:
@@ -237,11 +294,16 @@ def _js_bytes(raw: Any, path: str) -> Any:
 
 
 def _js_time(raw: Any, path: str) -> Any:
+    # Time is whole seconds, as protobuf carries it and Go writes it; in UTC, as read from protobuf.
+    return _js_micro_time(raw, path).replace(microsecond=0)
+
+
+def _js_micro_time(raw: Any, path: str) -> Any:
     if not isinstance(raw, str):
         raise _bad(path, "an RFC 3339 timestamp string", raw)
     try:
-        return parse_time(raw)
-    except ValueError as exc:
+        return parse_time(raw).astimezone(_UTC)
+    except (ValueError, OverflowError) as exc:
         raise DecodeError(str(exc), path=path) from None
 
 
@@ -272,12 +334,15 @@ def _js_int_or_string(raw: Any, path: str) -> Any:
 
 
 def _js_any(raw: Any, path: str) -> Any:
-    return _json_copy(raw)
+    try:
+        return _json_copy(raw)
+    except RecursionError:
+        raise DecodeError("nested too deeply", path=path) from None
 
 
 def _js_fields(raw: Any, path: str) -> Any:
     if isinstance(raw, dict):
-        return _json_copy(raw)
+        return _js_any(raw, path)
     raise _bad(path, "an object", raw)
 
 
@@ -300,13 +365,19 @@ def _tojs_bytes(value: Any, path: str) -> Any:
 def _tojs_time(value: Any, path: str) -> Any:
     if not isinstance(value, datetime.datetime):
         raise EncodeError(f"expected a datetime, got {type(value).__name__}", path=path)
-    return format_time(value)
+    try:
+        return format_time(value)
+    except OverflowError as exc:  # year 1 or 9999 in another time zone
+        raise EncodeError(f"{value!r} is out of range in UTC: {exc}", path=path) from None
 
 
 def _tojs_micro_time(value: Any, path: str) -> Any:
     if not isinstance(value, datetime.datetime):
         raise EncodeError(f"expected a datetime, got {type(value).__name__}", path=path)
-    return format_micro_time(value)
+    try:
+        return format_micro_time(value)
+    except OverflowError as exc:
+        raise EncodeError(f"{value!r} is out of range in UTC: {exc}", path=path) from None
 
 
 def _tojs_duration(value: Any, path: str) -> Any:
@@ -320,7 +391,10 @@ def _tojs_raw(value: Any, path: str) -> Any:
         return value.to_dict()
     if isinstance(value, (bytes, bytearray, memoryview)):
         raise EncodeError("a RawExtension holding non-JSON bytes cannot be written as JSON", path=path)
-    return _json_copy(value)
+    try:
+        return _json_copy(value)
+    except RecursionError:
+        raise EncodeError("nested too deeply", path=path) from None
 
 
 def _tojs_strings(value: Any, path: str) -> Any:
@@ -362,11 +436,11 @@ def _pb_duration(msg: Any) -> Any:
 
 
 def _pb_quantity(msg: Any) -> Any:
-    return msg.string
+    return _utf8(msg.string)
 
 
 def _pb_int_or_string(msg: Any) -> Any:
-    return msg.strVal if msg.type == 1 else msg.intVal
+    return _utf8(msg.strVal) if msg.type == 1 else msg.intVal
 
 
 def _pb_raw(msg: Any) -> Any:
@@ -378,7 +452,7 @@ def _pb_raw(msg: Any) -> Any:
     if _sniff_json(raw):
         try:
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return raw
     return raw
 
@@ -389,7 +463,7 @@ def _pb_fields(msg: Any) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw  # CBOR-encoded fieldsV1 on CBOR-serving servers: kept as bytes
 
 
@@ -399,12 +473,14 @@ def _pb_json(msg: Any) -> Any:
         return None
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise DecodeError(f"apiextensions JSON field holds invalid JSON: {raw[:40]!r}") from None
 
 
 def _pb_strings(msg: Any) -> Any:
-    return list(msg.items)
+    items = list(msg.items)
+    _utf8_all(items)
+    return items
 
 
 def _set_time(msg: Any, value: Any, path: str) -> None:
@@ -496,14 +572,14 @@ def _scalar(js: Callable[[Any, str], Any], check: Callable[[Any, str], Any],
 
 
 KINDS: dict[str, Kind] = {
-    "s": _scalar(_js_str, _check(str, "a string")),
+    "s": Kind(msg=False, pb=_utf8, js=_js_str, tojs=_ident, check=_check(str, "a string")),
     "i": _scalar(_js_int, _check(int, "an integer")),
     "b": _scalar(_js_bool, _check(bool, "a boolean")),
     "f": _scalar(_js_float, _check((int, float), "a number")),
     "y": Kind(msg=False, pb=lambda v: v, js=_js_bytes, tojs=_tojs_bytes,
               check=_check((bytes, bytearray), "bytes")),
     "time": Kind(msg=True, pb=_pb_time, js=_js_time, tojs=_tojs_time, set=_set_time),
-    "mtime": Kind(msg=True, pb=_pb_micro_time, js=_js_time, tojs=_tojs_micro_time, set=_set_micro_time),
+    "mtime": Kind(msg=True, pb=_pb_micro_time, js=_js_micro_time, tojs=_tojs_micro_time, set=_set_micro_time),
     "dur": Kind(msg=True, pb=_pb_duration, js=_js_duration, tojs=_tojs_duration, set=_set_duration),
     "qty": Kind(msg=True, pb=_pb_quantity, js=_js_quantity, tojs=_check(str, "a quantity string"),
                 set=_set_quantity),
@@ -540,6 +616,7 @@ class Field:
         "path",
         "prefix",
         "ref",
+        "utf8",
     )
 
     def __init__(self, attr: str, key: str, path: tuple[str, ...], kind: str, container: str,
@@ -551,6 +628,7 @@ class Field:
         self.leaf = path[-1]
         self.kind_code = kind  # "m" for a model, else a key of KINDS; or "orbool"/"orarray"/"orstrarray"
         self.kind: Kind | None = KINDS.get(kind)
+        self.utf8 = kind == "s"  # upb returns bytes for invalid UTF-8 in a string: checked on read
         self.container = container  # "" single, "l" list, "m" map
         self.ref = ref  # proto full name of the model type, for "m" and the JSONSchemaPropsOr* kinds
         self.cls: type[Model] | None = None
@@ -582,6 +660,14 @@ class Field:
 
     # protobuf -> Python ----------------------------------------------------------------------------
 
+    def holds(self, pb: Any, value: Any) -> bool:
+        """True when the message's field converts to ``value`` (which then need not be written back)."""
+        try:
+            current = self.from_pb(pb)
+        except DecodeError:
+            return False
+        return current is None if value is None else bool(current == value)
+
     def _leaf_parent(self, pb: Any) -> Any:
         for name in self.prefix:
             if not pb.HasField(name):
@@ -590,42 +676,58 @@ class Field:
         return pb
 
     def from_pb(self, pb: Any) -> Any:
-        if self.prefix:
-            pb = self._leaf_parent(pb)
-            if pb is None:
+        try:
+            if self.prefix:
+                pb = self._leaf_parent(pb)
+                if pb is None:
+                    return None
+            name = self.leaf
+            container = self.container
+            kind = self.kind
+            if container == "":
+                if kind is None:
+                    if not pb.HasField(name):
+                        return None
+                    return self._model_from_pb(getattr(pb, name))
+                if kind.msg:
+                    if not pb.HasField(name):
+                        return None
+                    return kind.pb(getattr(pb, name))
+                v = getattr(pb, name)
+                if v or pb.HasField(name):
+                    if v.__class__ is bytes and self.utf8:
+                        raise _not_utf8(v)
+                    return v
                 return None
-        name = self.leaf
-        container = self.container
-        kind = self.kind
-        if container == "":
+            seq = getattr(pb, name)
+            if not seq:
+                return None
+            if container == "l":
+                if kind is None:
+                    return [self._model_from_pb(m) for m in seq]
+                if kind.msg:
+                    conv = kind.pb
+                    return [conv(m) for m in seq]
+                out = list(seq)
+                if self.utf8:
+                    for x in out:
+                        if x.__class__ is bytes:
+                            raise _not_utf8(x)
+                return out
             if kind is None:
-                if not pb.HasField(name):
-                    return None
-                return self._model_from_pb(getattr(pb, name))
-            if kind.msg:
-                if not pb.HasField(name):
-                    return None
-                return kind.pb(getattr(pb, name))
-            v = getattr(pb, name)
-            if v or pb.HasField(name):
-                return v
-            return None
-        seq = getattr(pb, name)
-        if not seq:
-            return None
-        if container == "l":
-            if kind is None:
-                return [self._model_from_pb(m) for m in seq]
+                return {k: self._model_from_pb(m) for k, m in seq.items()}
             if kind.msg:
                 conv = kind.pb
-                return [conv(m) for m in seq]
-            return list(seq)
-        if kind is None:
-            return {k: self._model_from_pb(m) for k, m in seq.items()}
-        if kind.msg:
-            conv = kind.pb
-            return {k: conv(m) for k, m in seq.items()}
-        return dict(seq)
+                return {k: conv(m) for k, m in seq.items()}
+            values = dict(seq)
+            if self.utf8:
+                for x in values.values():
+                    if x.__class__ is bytes:
+                        raise _not_utf8(x)
+            return values
+        except (ValueError, OverflowError, RecursionError) as exc:  # corrupt input: see _located
+            owner = self.owner.__name__ if self.owner is not None else "?"
+            raise _located(exc, f"{owner}.{self.key}") from None
 
     def _model_from_pb(self, msg: Any) -> Any:
         code = self.kind_code
@@ -658,7 +760,12 @@ class Field:
             return [None if v is None else self._one_from_json(v, f"{path}[{i}]") for i, v in enumerate(raw)]
         if not isinstance(raw, dict):
             raise _bad(path, "an object (map)", raw)
-        return {k: None if v is None else self._one_from_json(v, f"{path}[{k!r}]") for k, v in raw.items()}
+        out = {k: None if v is None else self._one_from_json(v, f"{path}[{k!r}]") for k, v in raw.items()}
+        if out and set(map(type, out)) != _STR:  # YAML allows `1: x`
+            for k in out:
+                if not isinstance(k, str):
+                    raise DecodeError(f"map keys must be strings, got {type(k).__name__} {k!r}", path=path)
+        return out
 
     def _one_from_json(self, raw: Any, path: str) -> Any:
         kind = self.kind
@@ -696,7 +803,7 @@ class Field:
             return [None if v is None else self._one_to_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
         if not isinstance(value, dict):
             raise EncodeError(f"expected a dict, got {type(value).__name__}", path=path)
-        return {k: None if v is None else self._one_to_json(v, f"{path}[{k!r}]") for k, v in value.items()}
+        return {k: None if v is None else self._one_to_json(v, f"{path}[{k!r}]") for k, v in _by_key(value, path)}
 
     def _one_to_json(self, value: Any, path: str) -> Any:
         kind = self.kind
@@ -733,11 +840,17 @@ class Field:
             return self._one_pb_to_json(v, path)
         if container == "l":
             if kind is not None and not kind.msg and kind.tojs is _ident:
-                return list(v)
+                out = list(v)
+                if self.utf8:
+                    _utf8_all(out)
+                return out
             return [self._one_pb_to_json(x, path) for x in v]
         if kind is not None and not kind.msg and kind.tojs is _ident:
-            return dict(v)
-        return {k: self._one_pb_to_json(x, path) for k, x in v.items()}
+            values = dict(_by_key(v, path))
+            if self.utf8:
+                _utf8_all(values.values())
+            return values
+        return {k: self._one_pb_to_json(x, path) for k, x in _by_key(v, path)}
 
     def _one_pb_to_json(self, v: Any, path: str) -> Any:
         kind = self.kind
@@ -777,6 +890,8 @@ class Field:
                     raise EncodeError(f"expected a list, got {type(value).__name__}", path=path)
                 seq = getattr(pb, name)
                 if kind is not None and not kind.msg:
+                    if None in value:  # JSON null items: Go reads them as the zero value
+                        value = [_ZERO[self.kind_code] if v is None else v for v in value]
                     check = kind.topy_check
                     if check is not None:
                         for i, v in enumerate(value):
@@ -792,10 +907,12 @@ class Field:
                 make = _element_class(pb, name)
                 fresh = []
                 for i, v in enumerate(value):
-                    if v is None:
-                        raise EncodeError("null list items cannot be written as protobuf", path=f"{path}[{i}]")
                     m = make()
-                    self._write_one_msg(m, v, f"{path}[{i}]", False)
+                    if v is not None:
+                        self._write_one_msg(m, v, f"{path}[{i}]", False)
+                    elif kind is None:
+                        raise EncodeError("null list items cannot be written as protobuf", path=f"{path}[{i}]")
+                    # else: null (e.g. in a JSONSchemaProps enum) is the empty message, as Go writes it
                     fresh.append(m)
                 del seq[:]
                 seq.extend(fresh)
@@ -804,6 +921,8 @@ class Field:
                 raise EncodeError(f"expected a dict, got {type(value).__name__}", path=path)
             mapping = getattr(pb, name)
             if kind is not None and not kind.msg:
+                if None in value.values():  # JSON null values: Go reads them as the zero value
+                    value = {k: _ZERO[self.kind_code] if v is None else v for k, v in value.items()}
                 check = kind.topy_check
                 for k, v in value.items():
                     if not isinstance(k, str):
@@ -826,7 +945,7 @@ class Field:
             for k, m in staged.items():
                 mapping[k].CopyFrom(m)
         except (TypeError, ValueError) as exc:
-            if isinstance(exc, EncodeError):
+            if isinstance(exc, (EncodeError, DecodeError)):  # DecodeError: a lazily converted JSON value
                 raise
             raise EncodeError(str(exc), path=path) from None
 
@@ -931,7 +1050,11 @@ def pb_to_json(pb: Any, schema: MessageSchema, path: str) -> dict[str, Any]:
         if entry is None:
             continue
         if isinstance(entry, Field):
-            out[entry.key] = entry.pb_value_to_json(value, path)
+            try:
+                out[entry.key] = entry.pb_value_to_json(value, path)
+            except (ValueError, OverflowError) as exc:  # corrupt input: see _located
+                owner = entry.owner.__name__ if entry.owner is not None else schema.full_name
+                raise _located(exc, f"{owner}.{entry.key}", kind=path) from None
         else:  # an inlined message: its keys are flattened into this object
             out.update(pb_to_json(value, entry, path))
     return out
@@ -991,7 +1114,12 @@ class Model:
         if not isinstance(data, dict):
             raise DecodeError(f"expected an object, got {type(data).__name__}", kind=name)
         checked = cls._check_type_meta(data)
-        normalized = _normalize(checked, cls._schema, name)
+        try:
+            normalized = _normalize(checked, cls._schema, name)
+        except EncodeError as exc:  # a value from_json accepted but cannot be written (raw bytes ...)
+            raise DecodeError(exc.args[0]) from None
+        except RecursionError:
+            raise DecodeError("nested too deeply", kind=name) from None
         obj = cls._from_json_dict(normalized, name)
         api_version = data.get("apiVersion")
         if api_version and getattr(cls, "api_version", api_version) != api_version:
@@ -1006,6 +1134,11 @@ class Model:
         got = data.get("kind")
         if got is not None and got != kind:
             raise DecodeError(f"kind {got!r} does not match the model class {cls.__name__}", kind=kind)
+        api_version = data.get("apiVersion")
+        if api_version not in (None, "") and api_version != getattr(cls, "api_version", api_version):
+            from k8spb._registry import check_api_version  # the registry sits above models
+
+            check_api_version(cls, api_version)
         return data
 
     # conversion out ---------------------------------------------------------------------------------
@@ -1013,7 +1146,10 @@ class Model:
     def to_dict(self) -> dict[str, Any]:
         """The object as a Kubernetes-JSON-shaped dict (apiVersion and kind first for top-level kinds)."""
         kind = getattr(type(self), "kind", None)
-        body = self._to_json(kind or type(self).__name__)
+        try:
+            body = self._to_json(kind or type(self).__name__)
+        except RecursionError:
+            raise EncodeError("nested too deeply to convert", kind=kind or type(self).__name__) from None
         if kind is None:
             return body
         head = {"apiVersion": self.__dict__.get("_api_version") or type(self).api_version,  # type: ignore[attr-defined]
@@ -1036,10 +1172,10 @@ class Model:
             out = pb_to_json(pb, schema, path)
             for attr, value in done.items():
                 f = schema.by_attr[attr]
-                if value is None:
-                    out.pop(f.key, None)
-                else:
+                if value is not None:
                     out[f.key] = f.to_json(value, f"{path}.{f.key}")
+                elif f.from_pb(pb) is not None:  # set to None (a zero Time read as None stays null)
+                    out.pop(f.key, None)
             return out
         raw = self._json
         if raw is not None:
@@ -1050,14 +1186,18 @@ class Model:
                 if known is None:
                     out[key] = _json_copy(v)  # unknown key: carried through untouched
                 elif known.attr in done:
-                    continue
+                    value = done[known.attr]
+                    if value is not None:
+                        out[key] = known.to_json(value, f"{path}.{key}")
+                    elif v is None:
+                        out[key] = None  # read as None, not changed: the explicit null stays
                 elif v is None:
                     out[key] = None  # an explicit null stays explicit
                 else:
                     out[key] = known.to_json(known.from_json(v, f"{path}.{key}"), f"{path}.{key}")
             for attr, value in done.items():
                 f = schema.by_attr[attr]
-                if value is not None:
+                if value is not None and f.key not in raw:
                     out[f.key] = f.to_json(value, f"{path}.{f.key}")
             return out
         out = {}
@@ -1088,6 +1228,11 @@ class Model:
         pb = self._pb
         for attr, value in done.items():
             f = by_attr[attr]
+            # Leave a field alone while it holds what was read from it, so reading never changes the
+            # bytes: None (absent, or a zero Time / empty RawExtension on the wire) and the special
+            # types, which convert lossily (Time nanos, RawExtension JSON spacing, IntOrString fields).
+            if (value is None or (f.kind is not None and f.kind.msg)) and f.holds(pb, value):
+                continue
             f.write_pb(pb, value, f"{path}.{f.key}", in_place=True)
 
     def _write_into(self, msg: Any, path: str) -> None:
@@ -1103,11 +1248,11 @@ class Model:
         raw = self._json
         if raw is not None:
             unknown = [k for k in raw if k not in schema.keys]
-            if unknown and not (getattr(type(self), "kind", None) and set(unknown) <= {"apiVersion", "kind"}):
-                extra = [k for k in unknown if k not in ("apiVersion", "kind")]
-                if extra:
-                    raise EncodeError(f"field {extra[0]!r} is not part of {type(self).__name__} "
-                                      "and cannot be written as protobuf", path=path)
+            if unknown and getattr(type(self), "kind", None):  # a kind's apiVersion/kind go in the envelope
+                unknown = [k for k in unknown if k not in ("apiVersion", "kind")]
+            if unknown:
+                raise EncodeError(f"field {unknown[0]!r} is not part of {type(self).__name__} "
+                                  "and cannot be written as protobuf", path=path)
         for prefix in schema.inline:  # Go always writes embedded structs
             target = msg
             for name in prefix:
@@ -1154,15 +1299,34 @@ class Model:
         return obj
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_unpickle, (type(self).__module__, type(self).__qualname__, self.to_dict()))
+        # The instance state as it is (source, values read or set), with the protobuf source as bytes:
+        # exact for every source, keeps unknown protobuf fields, and needs no conversion to JSON.
+        state = dict(self.__dict__)
+        pb = state.get("_pb")
+        if pb is not None:
+            state["_pb"] = pb.SerializeToString()
+        return (_unpickle_state, (type(self).__module__, type(self).__qualname__, state))
 
 
 def _unpickle(module: str, qualname: str, data: dict[str, Any]) -> Model:
+    """Objects pickled as Kubernetes JSON (by earlier versions)."""
     import importlib
 
     cls = getattr(importlib.import_module(module), qualname)
     result: Model = cls.from_dict(data)
     return result
+
+
+def _unpickle_state(module: str, qualname: str, state: dict[str, Any]) -> Model:
+    import importlib
+
+    cls = getattr(importlib.import_module(module), qualname)
+    obj: Model = object.__new__(cls)
+    pb = state.get("_pb")
+    if pb is not None:
+        state["_pb"] = cls._pb_class().FromString(pb)
+    obj.__dict__.update(state)
+    return obj
 
 
 def _normalize(raw: dict[str, Any], schema: MessageSchema, path: str) -> dict[str, Any]:
@@ -1172,6 +1336,8 @@ def _normalize(raw: dict[str, Any], schema: MessageSchema, path: str) -> dict[st
     for key, v in raw.items():
         f = by_key.get(key)
         if f is None or v is None:
+            if not isinstance(key, str):
+                raise DecodeError(f"object keys must be strings, got {key!r}", path=path)
             out[key] = _json_copy(v)
             continue
         out[key] = f.to_json(f.from_json(v, f"{path}.{key}"), f"{path}.{key}")

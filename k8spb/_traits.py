@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 S = TypeVar("S")
-C = TypeVar("C", bound="Condition")
+# Covariant: conditions are only read, so a HasConditions[PodCondition] is a HasConditions[Condition].
+C = TypeVar("C", bound="Condition", covariant=True)
 T = TypeVar("T")
 
 
@@ -90,7 +91,8 @@ class Resource(HasKind):
 
 
 def _segment(value: str, what: str) -> str:
-    if not value or value in (".", "..") or "/" in value or "%" in value:
+    if (not isinstance(value, str) or not value or value in (".", "..")
+            or any(c in value for c in "/%?#")):  # '?' and '#' would end the path: a query, a fragment
         raise ValueError(f"invalid {what} for a URL path segment: {value!r}")
     return value
 

@@ -25,7 +25,10 @@ Data = bytes | bytearray | memoryview | str
 
 def _as_bytes(data: Data) -> bytes:
     if isinstance(data, str):
-        return data.encode()
+        try:
+            return data.encode()
+        except UnicodeEncodeError as exc:  # lone surrogates
+            raise DecodeError(f"text is not valid Unicode: {exc.reason} at index {exc.start}") from None
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     raise DecodeError(f"expected bytes or str, got {type(data).__name__}")
@@ -75,11 +78,14 @@ def encode(obj: Model, content_type: str) -> bytes:
     if getattr(type(obj), "kind", None) is None:
         raise EncodeError(f"{type(obj).__name__} has no apiVersion/kind; only top-level objects can be encoded")
     fmt = format_for(content_type, encoding=True)
-    if fmt == "protobuf":
-        return encode_envelope(obj)
-    if fmt == "json":
-        return dump_json(obj)
-    return dump_yaml(obj)
+    try:
+        if fmt == "protobuf":
+            return encode_envelope(obj)
+        if fmt == "json":
+            return dump_json(obj)
+        return dump_yaml(obj)
+    except RecursionError:
+        raise EncodeError("object nested too deeply", kind=type(obj).kind) from None  # type: ignore[attr-defined]
 
 
 def encode_all(objs: Iterable[Model], content_type: str = YAML) -> bytes:

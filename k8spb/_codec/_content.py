@@ -32,7 +32,7 @@ def media_type(content_type: str) -> str:
 
 def format_for(content_type: str, *, encoding: bool = False) -> Format:
     """The format named by a content type; DecodeError/EncodeError when k8spb cannot handle it."""
-    fmt = _BY_TYPE.get(media_type(content_type))
+    fmt = _BY_TYPE.get(media_type(content_type)) if isinstance(content_type, str) else None
     if fmt is None:
         supported = ", ".join((PROTOBUF, JSON, YAML))
         message = f"unsupported content type {content_type!r} (supported: {supported})"

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from k8spb._errors import DecodeError, EncodeError
-from k8spb._registry import class_for
+from k8spb._errors import DecodeError, EncodeError, Error
+from k8spb._registry import check_api_version, class_for
 from k8spb._schema import Model
 
 __all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document"]
@@ -27,13 +27,19 @@ _KubeLoader.yaml_implicit_resolvers = {
 }
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")  # Python's json accepts NaN and Infinity; JSON does not
+
+
 def load_json(data: bytes) -> Any:
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise DecodeError(f"JSON is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # NaN, integers beyond Python's digit limit
+        raise DecodeError(f"invalid JSON: {exc}") from None
     except RecursionError:
         raise DecodeError("invalid JSON: nested too deeply") from None
 
@@ -41,15 +47,42 @@ def load_json(data: bytes) -> Any:
 def load_yaml_documents(data: bytes) -> list[Any]:
     """Every non-empty document of a (possibly multi-document) YAML stream."""
     try:
-        return [d for d in yaml.load_all(data, Loader=_KubeLoader) if d is not None]
+        docs = [d for d in yaml.load_all(data, Loader=_KubeLoader) if d is not None]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         raise DecodeError(f"invalid YAML: {exc.problem}{where}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise DecodeError(f"invalid YAML: {exc}") from None
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. integers beyond Python's digit limit
+        raise DecodeError(f"invalid YAML: {exc}") from None
     except RecursionError:
         raise DecodeError("invalid YAML: nested too deeply") from None
+    if b"&" in data and b"*" in data:  # anchors and aliases: the document is a graph, not a tree
+        for doc in docs:
+            _check_aliases(doc, 100_000 + 10 * len(data))
+    return docs
+
+
+def _check_aliases(doc: Any, budget: int) -> None:
+    """Refuse alias cycles and alias bombs: every later step walks the document as a tree."""
+    stack: list[tuple[Any, bool]] = [(doc, False)] if isinstance(doc, (dict, list)) else []
+    open_: set[int] = set()  # containers on the path from the root to the current node
+    size = 0
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            open_.discard(id(node))
+            continue
+        if id(node) in open_:
+            raise DecodeError("invalid YAML: an alias refers to a node that contains it")
+        size += len(node)
+        if size > budget:
+            raise DecodeError(f"invalid YAML: aliases expand the document beyond {budget} values")
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in (node.values() if isinstance(node, dict) else node)
+                     if isinstance(c, (dict, list)))
 
 
 def model_from_document(doc: Any, what: str, into: type[Model] | None = None) -> Model:
@@ -62,6 +95,8 @@ def model_from_document(doc: Any, what: str, into: type[Model] | None = None) ->
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
     if into is not None and (kind is None or kind == getattr(into, "kind", None)):
         cls = into
+        if api_version not in (None, ""):
+            check_api_version(cls, api_version)
     else:
         if not isinstance(api_version, str) or not isinstance(kind, str):
             raise DecodeError(f"{what} object needs string apiVersion and kind fields "
@@ -76,15 +111,19 @@ def model_from_document(doc: Any, what: str, into: type[Model] | None = None) ->
 
 
 def dump_json(obj: Model) -> bytes:
+    doc = obj.to_dict()
     try:
-        return json.dumps(obj.to_dict(), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, EncodeError):
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        if isinstance(exc, Error):
             raise
         raise EncodeError(f"cannot write JSON: {exc}", kind=getattr(obj, "kind", None)) from None
 
 
 def dump_yaml(obj: Model) -> bytes:
-    text: str = yaml.dump(obj.to_dict(), Dumper=_Dumper, sort_keys=True, allow_unicode=True,
-                          default_flow_style=False)
-    return text.encode()
+    doc = obj.to_dict()
+    try:
+        text: str = yaml.dump(doc, Dumper=_Dumper, sort_keys=True, allow_unicode=True, default_flow_style=False)
+        return text.encode()
+    except (yaml.YAMLError, TypeError, ValueError, RecursionError) as exc:  # surrogates, mixed key types
+        raise EncodeError(f"cannot write YAML: {exc}", kind=getattr(obj, "kind", None)) from None

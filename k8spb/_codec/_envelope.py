@@ -9,7 +9,7 @@ from google.protobuf.message import EncodeError as _PbEncodeError
 
 from k8spb._codec._content import MAGIC, PROTOBUF
 from k8spb._errors import DecodeError, EncodeError
-from k8spb._registry import class_for
+from k8spb._registry import check_api_version, class_for
 from k8spb._schema import Model
 from k8spb.apimachinery.pkg.runtime import Unknown
 
@@ -32,6 +32,10 @@ def decode_envelope(data: bytes | memoryview, into: type[Model] | None = None) -
         raise DecodeError(f"truncated or corrupt protobuf envelope: {exc}") from None
     meta = env.typeMeta
     api_version, kind = meta.apiVersion, meta.kind
+    for name, value in (("apiVersion", api_version), ("kind", kind), ("contentType", env.contentType),
+                        ("contentEncoding", env.contentEncoding)):
+        if not isinstance(value, str):  # upb hands back bytes for a string that is not UTF-8
+            raise DecodeError(f"protobuf envelope {name} is not valid UTF-8: {value[:40]!r}")
     if env.contentEncoding:
         raise DecodeError(f"unsupported envelope contentEncoding {env.contentEncoding!r}", kind=kind or None)
     if env.contentType and env.contentType.split(";")[0].strip() != PROTOBUF:
@@ -40,6 +44,8 @@ def decode_envelope(data: bytes | memoryview, into: type[Model] | None = None) -
         return decode(env.raw, env.contentType, into=into)
     if into is not None and (not kind or getattr(into, "kind", None) == kind):
         cls = into
+        if api_version:
+            check_api_version(cls, api_version)
     else:
         cls = class_for(api_version, kind)
         if into is not None and cls is not into:
