@@ -15,6 +15,7 @@ from k8spb._codec import JSON, PROTOBUF, decode, encode
 from k8spb._codec._content import media_type
 from k8spb._errors import ApiError, DecodeError, EncodeError, api_error
 from k8spb._schema import Model
+from k8spb._traits import resource_path
 
 __all__ = [
     "ACCEPT_JSON",
@@ -94,21 +95,7 @@ class ResourceRef:
             raise TypeError(f"{getattr(model, '__name__', model)!r} is not a served Kubernetes resource") from None
 
     def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
-        base = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
-        if self.namespaced and namespace is not None:
-            base += f"/namespaces/{_segment(namespace, 'namespace')}"
-        out = f"{base}/{self.plural}"
-        if name is not None:
-            out += f"/{_segment(name, 'name')}"
-        if subresource is not None:
-            out += f"/{_segment(subresource, 'subresource')}"
-        return out
-
-
-def _segment(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value or value in (".", "..") or "/" in value or "%" in value:
-        raise ValueError(f"invalid {what} for a URL path segment: {value!r}")
-    return value
+        return resource_path(self.group, self.version, self.plural, self.namespaced, namespace, name, subresource)
 
 
 # ---------------------------------------------------------------------------------------------------------

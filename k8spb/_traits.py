@@ -77,17 +77,23 @@ class Resource(HasKind):
     def url_path(cls, *, namespace: str | None = None, name: str | None = None,
                  subresource: str | None = None) -> str:
         """The REST path of the collection, or of one object when ``name`` is given."""
-        base = f"/api/{cls.version}" if not cls.group else f"/apis/{cls.group}/{cls.version}"
-        if cls.namespaced and namespace is not None:
-            base = f"{base}/namespaces/{_segment(namespace, 'namespace')}"
-        path = f"{base}/{cls.plural}"
-        if name is not None:
-            path = f"{path}/{_segment(name, 'name')}"
-        if subresource is not None:
-            if name is None:
-                raise ValueError(f"{cls.kind}: subresource {subresource!r} needs an object name")
-            path = f"{path}/{_segment(subresource, 'subresource')}"
-        return path
+        return resource_path(cls.group, cls.version, cls.plural, cls.namespaced, namespace, name, subresource)
+
+
+def resource_path(group: str, version: str, plural: str, namespaced: bool, namespace: str | None = None,
+                  name: str | None = None, subresource: str | None = None) -> str:
+    """``/api[s]/...[/namespaces/{ns}]/{plural}[/{name}[/{subresource}]]``, each segment checked."""
+    base = f"/api/{version}" if not group else f"/apis/{group}/{version}"
+    if namespaced and namespace is not None:
+        base = f"{base}/namespaces/{_segment(namespace, 'namespace')}"
+    path = f"{base}/{plural}"
+    if name is not None:
+        path = f"{path}/{_segment(name, 'name')}"
+    if subresource is not None:
+        if name is None:
+            raise ValueError(f"{plural}: subresource {subresource!r} needs an object name")
+        path = f"{path}/{_segment(subresource, 'subresource')}"
+    return path
 
 
 def _segment(value: str, what: str) -> str:
