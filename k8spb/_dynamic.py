@@ -90,6 +90,15 @@ class DynamicList:
         return cls(api_version=api_version, kind=str(data.get("kind", "")),
                    metadata=ListMeta.from_dict(meta) if meta else ListMeta(), items=objs)
 
+    @classmethod
+    def from_json(cls, data: bytes) -> DynamicList:
+        try:
+            return cls.from_dict(json.loads(data))
+        except ValueError as exc:
+            if isinstance(exc, DecodeError):
+                raise
+            raise DecodeError(f"invalid JSON: {exc}") from None
+
     def __iter__(self) -> Iterator[DynamicObject]:
         return iter(self.items)
 

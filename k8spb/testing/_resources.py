@@ -128,6 +128,10 @@ class ResourceType:
     verbs: tuple[str, ...]
     subresources: tuple[str, ...]
     short_names: tuple[str, ...] = field(default=())
+    custom: bool = False
+    """Served for a CustomResourceDefinition: JSON/YAML only, stored as plain JSON."""
+    singular: str = ""
+    categories: tuple[str, ...] = field(default=())
 
     @property
     def api_version(self) -> str:
@@ -150,7 +154,7 @@ class ResourceType:
 
     @cached_property
     def has_spec(self) -> bool:
-        return "spec" in self.model._schema.by_key
+        return self.custom or "spec" in self.model._schema.by_key
 
     @property
     def has_status(self) -> bool:
@@ -184,6 +188,29 @@ class Resources:
                 versions.append(version)
         for versions in self.group_versions.values():
             versions.sort(key=version_priority, reverse=True)
+
+    def set_custom(self, group: str, plural: str, types: list[ResourceType]) -> None:
+        """Serve ``types`` (one per served version of a CRD) in place of what ``group``/``plural`` had.
+
+        The indexes are replaced, never mutated, so request threads may read them without a lock.
+        """
+        by_gvr = {k: v for k, v in self.by_gvr.items() if not (v.custom and (k[0], k[2]) == (group, plural))}
+        for rt in types:
+            if (rt.group, rt.version, rt.plural) in by_gvr and not by_gvr[(rt.group, rt.version, rt.plural)].custom:
+                continue  # never shadow a built-in resource
+            by_gvr[(rt.group, rt.version, rt.plural)] = rt
+        group_versions: dict[str, list[str]] = {}
+        for g, v, _ in by_gvr:
+            versions = group_versions.setdefault(g, [])
+            if v not in versions:
+                versions.append(v)
+        for g, versions in group_versions.items():
+            old = self.group_versions.get(g)
+            if old is not None and not any(rt.custom for (gg, _, _), rt in by_gvr.items() if gg == g):
+                group_versions[g] = list(old)
+            else:
+                versions.sort(key=version_priority, reverse=True)
+        self.by_gvr, self.group_versions = by_gvr, group_versions
 
     def get(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self.by_gvr.get((group, version, plural))
@@ -227,11 +254,13 @@ class Resources:
         for (g, v, _), rt in sorted(self.by_gvr.items()):
             if (g, v) != (group, version):
                 continue
-            entry: dict[str, Any] = {"name": rt.plural, "singularName": rt.kind.lower(),
+            entry: dict[str, Any] = {"name": rt.plural, "singularName": rt.singular or rt.kind.lower(),
                                      "namespaced": rt.namespaced, "kind": rt.kind, "verbs": list(rt.verbs)}
             if rt.short_names:
                 entry["shortNames"] = list(rt.short_names)
-            if (g, rt.plural) in ALL_CATEGORY:
+            if rt.categories:
+                entry["categories"] = list(rt.categories)
+            elif (g, rt.plural) in ALL_CATEGORY:
                 entry["categories"] = ["all"]
             out.append(entry)
             for sub in rt.subresources:
@@ -243,6 +272,50 @@ class Resources:
                     sub_entry["version"] = sv
                 out.append(sub_entry)
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}
+
+
+def _scope(rt: ResourceType) -> str:
+    return "Namespaced" if rt.namespaced else "Cluster"
+
+
+def aggregated_discovery(resources: Resources, *, legacy: bool, version: str = "v2") -> dict[str, Any]:
+    """``GET /api`` (legacy) or ``/apis`` as an apidiscovery.k8s.io APIGroupDiscoveryList."""
+    groups: list[dict[str, Any]] = []
+    by_gv: dict[tuple[str, str], list[ResourceType]] = {}
+    for (g, v, _), rt in sorted(resources.by_gvr.items()):
+        by_gv.setdefault((g, v), []).append(rt)
+    for group, versions in resources.group_versions.items():
+        if (group == "") != legacy:
+            continue
+        out_versions = []
+        for v in versions:
+            out_resources = []
+            for rt in by_gv.get((group, v), []):
+                entry: dict[str, Any] = {
+                    "resource": rt.plural,
+                    "responseKind": {"group": group, "version": v, "kind": rt.kind},
+                    "scope": _scope(rt), "singularResource": rt.singular or rt.kind.lower(),
+                    "verbs": list(rt.verbs)}
+                if rt.short_names:
+                    entry["shortNames"] = list(rt.short_names)
+                if rt.categories:
+                    entry["categories"] = list(rt.categories)
+                elif (group, rt.plural) in ALL_CATEGORY:
+                    entry["categories"] = ["all"]
+                subs = []
+                for sub in rt.subresources:
+                    sg, sv, sk, verbs = SUBRESOURCES.get(sub, (None, None, None, ("get",)))
+                    subs.append({"subresource": sub,
+                                 "responseKind": {"group": group if sg is None else sg,
+                                                  "version": v if sv is None else sv, "kind": sk or rt.kind},
+                                 "verbs": list(verbs)})
+                if subs:
+                    entry["subresources"] = subs
+                out_resources.append(entry)
+            out_versions.append({"version": v, "resources": out_resources, "freshness": "Current"})
+        groups.append({"metadata": {"name": group} if group else {}, "versions": out_versions})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}", "metadata": {},
+            "items": groups}
 
 
 def openapi_v3_root(resources: Resources) -> dict[str, Any]:
@@ -265,12 +338,13 @@ def openapi_v3_group_version(resources: Resources, group: str, version: str) -> 
     for (g, v, _), rt in sorted(resources.by_gvr.items()):
         if (g, v) != (group, version) or "patch" not in rt.verbs:
             continue
+        types = [t for t in patch_types if not (rt.custom and "strategic" in t)]
         base = f"/apis/{g}/{v}" if g else f"/api/{v}"
         scope = "/namespaces/{namespace}" if rt.namespaced else ""
         gvk = {"group": g, "version": v, "kind": rt.kind}
         paths[f"{base}{scope}/{rt.plural}/{{name}}"] = {"patch": {
             "operationId": f"patch{rt.kind}", "parameters": params,
-            "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in patch_types}},
+            "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in types}},
             "responses": {"200": {"description": "OK"}},
             "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk}}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": f"v{KUBERNETES_VERSION}"},

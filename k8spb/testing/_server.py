@@ -27,13 +27,21 @@ from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent
 from k8spb.testing import _subresources as subresources
-from k8spb.testing._negotiation import Negotiated, NotAcceptable, negotiate, negotiate_error
+from k8spb.testing._negotiation import (
+    SERIALIZERS,
+    Negotiated,
+    NotAcceptable,
+    negotiate,
+    negotiate_error,
+    parse_accept,
+)
 from k8spb.testing._pbcache import ProtobufCache
 from k8spb.testing._pki import peer_common_name
 from k8spb.testing._resources import (
     ApiError,
     Resources,
     ResourceType,
+    aggregated_discovery,
     openapi_v3_group_version,
     openapi_v3_root,
 )
@@ -158,6 +166,8 @@ class _Request:
         self.agent = agent
         self.pretty = self.q("pretty") in ("true", "1") or agent.startswith(("curl", "Wget", "Mozilla/5.0"))
         self._body: bytes | None = None
+        self.custom = False
+        """The request is for a custom resource (JSON/YAML only)."""
 
     def q(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
@@ -440,8 +450,8 @@ class ApiServer:
     def _negotiate(self, req: _Request, *, table: bool = False, meta: bool = False, watch: bool = False,
                    protobuf: bool = True) -> Negotiated:
         try:
-            return negotiate(req.accept, protobuf=protobuf, allow_table=table, allow_meta=meta, watch=watch,
-                             pretty=req.pretty)
+            return negotiate(req.accept, protobuf=protobuf and not req.custom, allow_table=table, allow_meta=meta,
+                             watch=watch, pretty=req.pretty)
         except NotAcceptable as exc:
             raise ApiError(406, "NotAcceptable", str(exc)) from None
 
@@ -470,6 +480,11 @@ class ApiServer:
             if req.method != "GET":
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                                "resource")
+            aggregated = self._aggregated(req) if len(segs) == 1 else None
+            if aggregated is not None:
+                self._send_obj(req, aggregated, aggregated_discovery(res, legacy=segs == ["api"],
+                                                                     version=aggregated.transform_version))
+                return
             neg = self._negotiate(req)
             if segs == ["api"]:
                 self._send_obj(req, neg, res.api_versions(f"{self.host}:{self.port}"))
@@ -498,6 +513,7 @@ class ApiServer:
         rt = res.get(group, version, rest[0])
         if rt is None or len(rest) > 3:
             raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        req.custom = rt.custom
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub not in rt.subresources:
@@ -508,6 +524,25 @@ class ApiServer:
         if sub and sub != "status":
             raise ApiError(405, "MethodNotAllowed", f"k8spb.testing does not serve {rt.plural}/{sub}")
         self._resource(req, rt, namespace, name, sub)
+
+    @staticmethod
+    def _aggregated(req: _Request) -> Negotiated | None:
+        """The serializer for aggregated discovery when the Accept header asks for it first, else None."""
+        for clause in parse_accept(req.accept):
+            p = clause.params
+            if "as" not in p:
+                if any(clause.matches(media) for _, media in SERIALIZERS):
+                    return None
+                continue
+            if p["as"] != "APIGroupDiscoveryList" or p.get("g") != "apidiscovery.k8s.io" \
+                    or p.get("v") not in ("v2", "v2beta1"):
+                continue
+            for fmt, media in SERIALIZERS:
+                if clause.matches(media):
+                    v = p["v"]
+                    return Negotiated(fmt, f"{media};g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList",
+                                      "APIGroupDiscoveryList", v, req.pretty)
+        return None
 
     def _verb(self, rt: ResourceType, verb: str, sub: str) -> None:
         allowed = ("get", "update", "patch") if sub == "status" else rt.verbs
@@ -561,9 +596,10 @@ class ApiServer:
             self._verb(rt, "patch", sub)
             neg = self._negotiate(req, meta=True)
             patch_type = _PATCH_TYPES.get(req.content_type)
-            if patch_type is None:
+            accepted = [t for t, p in _PATCH_TYPES.items() if not (rt.custom and p == "strategic")]
+            if patch_type is None or req.content_type not in accepted:
                 raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                               f"accepted media types include: {', '.join(_PATCH_TYPES)}")
+                               f"accepted media types include: {', '.join(accepted)}")
             force = req.flag("force")
             if force and patch_type != "apply":
                 raise ApiError.bad_request("force is only allowed for apply patches")
@@ -608,6 +644,10 @@ class ApiServer:
                            "accepted media types include: application/json, application/yaml, "
                            "application/vnd.kubernetes.protobuf")
         data = req.body
+        if fmt == "protobuf" and rt.custom:
+            raise ApiError.bad_request(f"the object provided is unrecognized (must be of type {rt.kind}): "
+                                       f"object *unstructured.Unstructured does not implement the protobuf "
+                                       f"marshalling interface and cannot be decoded from a protobuf message")
         try:
             if fmt == "protobuf":
                 obj = decode(data, PROTOBUF, into=rt.model).to_dict()

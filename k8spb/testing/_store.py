@@ -21,6 +21,7 @@ from typing import Any
 from k8spb._codec import PROTOBUF, decode, encode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb._schema import _json_copy
+from k8spb.testing._crd import CRD_KEY, CustomSchema, crd_status, crd_types, normalize_custom, validate_crd
 from k8spb.testing._fieldsets import ApplyConflict, FieldSet, ManagedFieldsError, apply, update_managed_fields
 from k8spb.testing._modelschema import schema_for
 from k8spb.testing._patch import (
@@ -150,6 +151,8 @@ def matches(rt: ResourceType, obj: Obj | None, labels: LabelSelector, fields: Fi
 
 def normalize(rt: ResourceType, doc: Obj) -> Obj:
     """The object as the server stores it: through the typed model, unknown fields dropped."""
+    if rt.custom:
+        return normalize_custom(rt, doc)
     cls = rt.model
     body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}
     try:
@@ -160,6 +163,11 @@ def normalize(rt: ResourceType, doc: Obj) -> Obj:
     out["apiVersion"] = rt.api_version
     out["kind"] = rt.kind
     return out
+
+
+def schema_of(rt: ResourceType) -> Any:
+    """The patch/field-set schema of a resource's objects."""
+    return CustomSchema() if rt.custom else schema_for(rt.model)
 
 
 def encode_continue(rv: int, start: str) -> str:
@@ -213,6 +221,26 @@ class Store:
         for w in list(self.watchers):
             if w.wants(event):
                 w.events.put(event)
+        if rt.storage_key == CRD_KEY:
+            self._crd_changed(type_, obj)
+
+    def _crd_changed(self, type_: str, crd: Obj) -> None:
+        """Serve (or stop serving) a CRD's resources; deleting it deletes its objects."""
+        spec = crd.get("spec") or {}
+        group, plural = spec.get("group", ""), (spec.get("names") or {}).get("plural", "")
+        if type_ == "DELETED":
+            old = self.resources.preferred(group, plural)
+            if old is not None and old.custom:
+                for obj in list(self._bucket(old).values()):
+                    self._remove(old, obj, copy.deepcopy(obj))
+                self.data.pop(old.storage_key, None)
+                for w in list(self.watchers):
+                    if w.storage_key == old.storage_key:
+                        w.events.put(None)
+                        self.watchers.discard(w)
+            self.resources.set_custom(group, plural, [])
+        else:
+            self.resources.set_custom(group, plural, crd_types(crd))
 
     def _key(self, rt: ResourceType, namespace: str, name: str) -> Key:
         return (namespace if rt.namespaced else "", name)
@@ -274,6 +302,8 @@ class Store:
     def create(self, rt: ResourceType, namespace: str, body: Obj, *, manager: str = "", dry_run: bool = False) -> Obj:
         obj = normalize(rt, body)
         meta = _meta(obj)
+        if rt.storage_key == CRD_KEY:
+            validate_crd(obj, rt)
         with self.lock:
             if rt.namespaced:
                 if meta.get("namespace") not in (None, "", namespace):
@@ -308,6 +338,8 @@ class Store:
                 meta["generation"] = 1
             else:
                 meta.pop("generation", None)
+            if rt.has_status:
+                obj.pop("status", None)  # a reset field: never owned through the main resource
             if manager and "managedFields" not in meta:
                 self._record(rt, None, obj, manager)
             self._defaults(rt, obj)
@@ -324,6 +356,8 @@ class Store:
             obj.pop("status", None)
         if rt.storage_key == ("", "pods"):
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        elif rt.storage_key == CRD_KEY:
+            obj["status"] = crd_status(obj)
         elif rt.storage_key == ("", "namespaces"):
             meta = obj["metadata"]
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
@@ -333,7 +367,7 @@ class Store:
     def _record(self, rt: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = "") -> None:
         try:
             managed = update_managed_fields(old, new, manager, api_version=rt.api_version, subresource=subresource,
-                                            schema=schema_for(rt.model), now=now_rfc3339())
+                                            schema=schema_of(rt), now=now_rfc3339())
         except ManagedFieldsError:
             return
         if managed:
@@ -390,6 +424,8 @@ class Store:
                 meta[k] = old_meta[k]
             else:
                 meta.pop(k, None)
+        if rt.storage_key == CRD_KEY and subresource != "status":
+            validate_crd(new, rt)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
@@ -439,7 +475,7 @@ class Store:
                 patch = load_json(body)
         except DecodeError as exc:
             raise ApiError.bad_request(str(exc)) from None
-        schema = schema_for(rt.model)
+        schema = schema_of(rt)
         with self.lock:
             old = self._bucket(rt).get(self._key(rt, namespace, name))
             if patch_type == "apply":
@@ -484,7 +520,7 @@ class Store:
         if rt.namespaced:
             applied["metadata"]["namespace"] = namespace
         applied["metadata"]["name"] = name
-        schema = schema_for(rt.model)
+        schema = schema_of(rt)
         ignored = FieldSet([("f:status",)]) if rt.has_status and subresource != "status" else None
         if subresource == "status":
             ignored = FieldSet([("f:spec",)])
