@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf import message_factory
 from google.protobuf.message import DecodeError as _PbDecodeError
 from google.protobuf.message import EncodeError as _PbEncodeError
 
@@ -16,6 +17,7 @@ from k8spb.apimachinery.pkg.runtime import Unknown
 __all__ = ["decode_envelope", "encode_envelope", "parse_bare"]
 
 _Unknown: Any = Unknown._pb_class()
+_TypeMeta: Any = message_factory.GetMessageClass(_Unknown.DESCRIPTOR.fields_by_name["typeMeta"].message_type)
 
 
 def decode_envelope(data: bytes | memoryview, into: type[Model] | None = None) -> Model:
@@ -26,10 +28,12 @@ def decode_envelope(data: bytes | memoryview, into: type[Model] | None = None) -
         raise DecodeError(f"not a Kubernetes protobuf payload: expected the 'k8s\\x00' magic, got {shown!r}")
     if len(view) == 4:
         raise DecodeError("empty Kubernetes protobuf payload (only the magic)")
-    try:
-        env = _Unknown.FromString(view[4:])
-    except (_PbDecodeError, RuntimeError, ValueError) as exc:
-        raise DecodeError(f"truncated or corrupt protobuf envelope: {exc}") from None
+    env: Any = _split(view)
+    if env is None:  # not the plain four-field layout Go writes: let upb parse it (copies raw)
+        try:
+            env = _Unknown.FromString(view[4:])
+        except (_PbDecodeError, RuntimeError, ValueError) as exc:
+            raise DecodeError(f"truncated or corrupt protobuf envelope: {exc}") from None
     meta = env.typeMeta
     api_version, kind = meta.apiVersion, meta.kind
     for name, value in (("apiVersion", api_version), ("kind", kind), ("contentType", env.contentType),
@@ -54,6 +58,65 @@ def decode_envelope(data: bytes | memoryview, into: type[Model] | None = None) -
     if api_version and getattr(cls, "api_version", api_version) != api_version:
         obj.__dict__["_api_version"] = api_version
     return obj
+
+
+class _Envelope:
+    """The envelope's fields, with ``raw`` as a view into the payload (no copy)."""
+
+    __slots__ = ("contentEncoding", "contentType", "raw", "typeMeta")
+
+    def __init__(self, type_meta: Any, raw: memoryview, encoding: str | bytes, content_type: str | bytes) -> None:
+        self.typeMeta = type_meta
+        self.raw = raw
+        self.contentEncoding = encoding
+        self.contentType = content_type
+
+
+def _varint(view: memoryview, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(view) or shift > 63:
+            raise IndexError
+        b = view[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _split(view: memoryview) -> _Envelope | None:
+    """Split Unknown's four length-delimited fields by hand; None when the bytes are laid out otherwise."""
+    fields: dict[int, memoryview] = {}
+    pos, end = 4, len(view)
+    try:
+        while pos < end:
+            tag, pos = _varint(view, pos)
+            number, wire = tag >> 3, tag & 7
+            if wire != 2 or number not in (1, 2, 3, 4) or number in fields:
+                return None
+            size, pos = _varint(view, pos)
+            if pos + size > end:
+                return None
+            fields[number] = view[pos : pos + size]
+            pos += size
+    except IndexError:
+        return None
+    if 2 not in fields:
+        return None
+    try:
+        meta = _TypeMeta.FromString(fields[1]) if 1 in fields else _TypeMeta()
+    except (_PbDecodeError, RuntimeError, ValueError):
+        return None
+
+    def text(n: int) -> str | bytes:
+        raw = bytes(fields.get(n, b""))
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            return raw
+
+    return _Envelope(meta, fields[2], text(3), text(4))
 
 
 def parse_bare(cls: type[Model], raw: bytes | memoryview) -> Model:
