@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -140,7 +141,9 @@ def test_kubectl_create_get_delete(kubectl: Any) -> None:
     assert as_yaml["kind"] == "Pod" and as_yaml["spec"]["containers"][0]["image"] == "nginx:1"
     assert kubectl("get", "po", "-l", "app=nope", "-o", "name").stdout == ""
     assert "AlreadyExists" in kubectl("create", "-f", "-", stdin=POD, check=False).stderr
-    assert kubectl("delete", "pod", "web").stdout.strip() == 'pod "web" deleted'
+    # kubectl 1.37 added " from default namespace" to the message
+    deleted = kubectl("delete", "pod", "web").stdout.strip()
+    assert re.fullmatch(r'pod "web" deleted( from default namespace)?', deleted), deleted
     assert "NotFound" in kubectl("get", "pod", "web", check=False).stderr
 
 
