@@ -255,7 +255,7 @@ class Client(_Core):
             try:
                 hreq = self.to_httpx(self._http, current, self.config.auth.headers(),
                                      _stream_read_timeout(current) if stream else None)
-                response = self._http.send(hreq, stream=True)
+                response = self._http.send(hreq, stream=stream)  # a body cut short is retried too
             except httpx.HTTPError as exc:
                 try:
                     action = flow.throw(exc)
@@ -365,7 +365,7 @@ class AsyncClient(_Core):
             try:
                 hreq = self.to_httpx(self._http, current, await self.config.auth.aheaders(),
                                      _stream_read_timeout(current) if stream else None)
-                response = await self._http.send(hreq, stream=True)
+                response = await self._http.send(hreq, stream=stream)
             except httpx.HTTPError as exc:
                 try:
                     action = flow.throw(exc)
