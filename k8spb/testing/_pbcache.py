@@ -42,8 +42,12 @@ class ProtobufCache:
         self._items: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def encode(self, obj: dict[str, Any]) -> bytes:
-        """The enveloped protobuf bytes of a top-level object or list."""
+    def encode(self, obj: dict[str, Any], *, stored: bool = False) -> bytes:
+        """The enveloped protobuf bytes of a top-level object or list.
+
+        List items are always stored objects; a single object is cached only when the caller says it
+        is one (``stored``), since a dry-run result shares uid and resourceVersion with the stored one.
+        """
         cls = class_for(obj["apiVersion"], obj["kind"])
         schema = cls._schema
         items_field = schema.by_attr.get("items")
@@ -51,6 +55,8 @@ class ProtobufCache:
         if (items_field is not None and items_field.cls is not None and meta_field is not None
                 and items_field.number == 2 and meta_field.number == 1 and isinstance(obj.get("items"), list)):
             return self._list(obj, items_field.cls, meta_field.cls)
+        if stored:
+            return _envelope(obj["apiVersion"], obj["kind"], self._bare(cls, obj, obj["apiVersion"]))
         return encode(cls._from_json_dict(obj, obj["kind"]), PROTOBUF)
 
     def _bare(self, cls: type[Model], obj: dict[str, Any], api_version: str) -> bytes:
@@ -81,8 +87,12 @@ class ProtobufCache:
         for item in obj["items"]:
             raw = self._bare(item_cls, item, api_version)
             parts += [b"\x12", _varint(len(raw)), raw]
-        env = _Unknown(raw=b"".join(parts), contentEncoding="", contentType="")
-        env.typeMeta.apiVersion = api_version
-        env.typeMeta.kind = obj["kind"]
-        body: bytes = env.SerializeToString(deterministic=True)
-        return MAGIC + body
+        return _envelope(api_version, obj["kind"], b"".join(parts))
+
+
+def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+    env = _Unknown(raw=raw, contentEncoding="", contentType="")
+    env.typeMeta.apiVersion = api_version
+    env.typeMeta.kind = kind
+    body: bytes = env.SerializeToString(deterministic=True)
+    return MAGIC + body

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import os
+import queue
 import secrets
 import select
 import shutil
@@ -15,6 +15,7 @@ import struct
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -62,15 +63,36 @@ _PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 _WatchEventPb: Any = WatchEvent._pb_class()
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """Cut a response: after ``after_events`` watch events (or at once), half a frame, then stop."""
+
+    after_events: int
+    end_stream: bool
+
+
+class _CutHere(Exception):
+    """Raised inside a watch stream once its cut fault has written the half frame."""
+
+
+class _EndStream(Exception):
+    """Raised inside a watch stream to end it normally (after an ERROR event)."""
+
+
 class _Faults:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.failures: list[tuple[int, int | None]] = []
+        self.cuts: list[_Cut] = []
         self.latency = 0.0
 
     def next_failure(self) -> tuple[int, int | None] | None:
         with self.lock:
             return self.failures.pop(0) if self.failures else None
+
+    def next_cut(self) -> _Cut | None:
+        with self.lock:
+            return self.cuts.pop(0) if self.cuts else None
 
 
 _FAULT_REASONS = {429: ("TooManyRequests", "Too many requests, please try again later."),
@@ -109,7 +131,9 @@ def _age(obj: Obj) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     server: _HTTPServer
+    cut: _Cut | None = None  # the fault to apply to the response being written
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.api.verbose:
@@ -370,6 +394,19 @@ class ApiServer:
         with self._faults.lock:
             self._faults.failures.extend([(status, retry_after)] * n)
 
+    def cut_next(self, n: int = 1, *, after_events: int = 1, end_stream: bool = False) -> None:
+        """Cut the next ``n`` API responses in the middle of a frame.
+
+        A watch stream sends ``after_events`` events, then the first half of the next event's frame;
+        any other response sends the first half of its body.  Then the connection is dropped, or, for a
+        watch with ``end_stream=True``, the chunked body is ended cleanly so that only the frame is cut
+        (what a proxy that gives up on a stream can do).
+        """
+        if n < 0 or after_events < 0:
+            raise ValueError("n and after_events must not be negative")
+        with self._faults.lock:
+            self._faults.cuts.extend([_Cut(after_events, end_stream)] * n)
+
     def latency(self, seconds: float) -> None:
         """Delay every request by ``seconds`` (0 to stop)."""
         self._faults.latency = max(0.0, float(seconds))
@@ -396,6 +433,7 @@ class ApiServer:
                 code, retry = failure
                 reason, message = _FAULT_REASONS[code]
                 raise ApiError(code, reason, message, retry_after=retry)
+            h.cut = self._faults.next_cut()
             self._route(req)
         except ApiError as exc:
             self._send_error(req, exc)
@@ -403,6 +441,8 @@ class ApiServer:
             h.close_connection = True
         except Exception as exc:  # pragma: no cover - a bug in the server, reported like kube does
             self._send_error(req, ApiError(500, "InternalError", f"Internal error occurred: {exc!r}"))
+        finally:
+            h.cut = None
 
     def _send(self, h: _Handler, code: int, content_type: str, body: bytes,
               headers: dict[str, str] | None = None) -> None:
@@ -414,6 +454,8 @@ class ApiServer:
             h.send_header(k, v)
         h.end_headers()
         if h.command != "HEAD":
+            if h.cut is not None:
+                body, h.close_connection = body[: len(body) // 2], True
             h.wfile.write(body)
 
     def _encode(self, neg: Negotiated, obj: Obj) -> bytes:
@@ -425,9 +467,9 @@ class ApiServer:
             return yaml.safe_dump(obj, sort_keys=True, allow_unicode=True, default_flow_style=False).encode()
         return self._protobuf(obj)
 
-    def _protobuf(self, obj: Obj) -> bytes:
+    def _protobuf(self, obj: Obj, *, stored: bool = False) -> bytes:
         try:
-            return self._pb_cache.encode(obj)
+            return self._pb_cache.encode(obj, stored=stored)
         except (DecodeError, EncodeError) as exc:
             raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
 
@@ -824,7 +866,8 @@ class ApiServer:
                     watcher, replay, current = self.store.watch(rt, namespace, None if initial else since)
                 except ApiError as exc:
                     stream.send("ERROR", exc.status(), raw=True)
-                    return
+                    stream.flush()
+                    raise _EndStream from None  # kube-apiserver ends the stream after an ERROR event
                 snapshot = self.store.snapshot(rt, namespace)[0] if initial else []
             if initial and since is not None and since > current:
                 current = since
@@ -840,19 +883,31 @@ class ApiServer:
                 if remaining <= 0:
                     break
                 try:
-                    item = watcher.events.get(timeout=min(remaining, 0.25))
-                except Exception:  # queue.Empty
-                    if stream.closed_by_peer():
-                        return
-                    if bookmarks and time.monotonic() - stream.last_sent >= self.bookmark_interval:
-                        with self.store.lock:
-                            rv = str(self.store.rv) if watcher.events.empty() else ""
-                        if rv:
-                            stream.bookmark(rv)
-                    continue
+                    item = watcher.events.get_nowait()
+                except queue.Empty:
+                    # like kube-apiserver, flush only when no event is waiting: a burst goes out in few writes
+                    stream.flush()
+                    try:
+                        item = watcher.events.get(timeout=min(remaining, 0.25))
+                    except queue.Empty:
+                        if stream.closed_by_peer():
+                            return
+                        if bookmarks and time.monotonic() - stream.last_sent >= self.bookmark_interval:
+                            with self.store.lock:
+                                rv = str(self.store.rv) if watcher.events.empty() else ""
+                            if rv:
+                                stream.bookmark(rv)
+                        continue
                 if item is None:
                     break
                 stream.event(item, labels, fields)
+            stream.flush()
+        except _EndStream:
+            pass
+        except _CutHere:
+            if not (h.cut and h.cut.end_stream):
+                h.close_connection = True
+                return
         except (BrokenPipeError, ConnectionResetError, OSError):
             h.close_connection = True
             return
@@ -890,17 +945,37 @@ class _WatchStream:
         self.rt = rt
         self.first_table = True
         self.last_sent = time.monotonic()
+        self.sent = 0
+        self._pending = bytearray()
 
     def closed_by_peer(self) -> bool:
         return closed_by_peer(self.req.h.connection)
 
     def _chunk(self, data: bytes) -> None:
-        w = self.req.h.wfile
-        w.write(b"%x\r\n%s\r\n" % (len(data), data))
-        w.flush()
-        self.last_sent = time.monotonic()
+        """Queue one event's bytes; they go out at the next :meth:`flush` (or at 64 KiB).
 
-    def send(self, type_: str, obj: Obj, raw: bool = False) -> None:
+        Like Go's buffered response writer, one HTTP chunk may carry several events.
+        """
+        cut = self.req.h.cut
+        if cut is not None and self.sent >= cut.after_events:
+            self._pending += data[: len(data) // 2]
+            self.flush()
+            raise _CutHere
+        self._pending += data
+        self.sent += 1
+        if len(self._pending) >= 65536:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            w = self.req.h.wfile
+            w.write(b"%x\r\n%s\r\n" % (len(self._pending), self._pending))
+            w.flush()
+            self._pending.clear()
+            self.last_sent = time.monotonic()
+
+    def send(self, type_: str, obj: Obj, raw: bool = False, stored: bool = True) -> None:
+        """Write one event; ``stored`` says ``obj`` is a stored object exactly (its protobuf is cached)."""
         if not raw and self.neg.transform is not None and type_ != "BOOKMARK":
             obj = self.server._transform(self.req, self.neg, self.rt, [obj], "", single=True,
                                          columns=self.first_table)
@@ -908,7 +983,7 @@ class _WatchStream:
                 self.first_table = False
         if self.neg.format == "protobuf":
             event = _WatchEventPb(type=type_)
-            event.object.raw = self.server._protobuf(obj)
+            event.object.raw = self.server._protobuf(obj, stored=stored and not raw)
             body = event.SerializeToString(deterministic=True)
             self._chunk(struct.pack(">I", len(body)) + body)
         else:
@@ -923,20 +998,22 @@ class _WatchStream:
         if self.neg.transform == "PartialObjectMetadata":
             kind, api_version = "PartialObjectMetadata", f"meta.k8s.io/{self.neg.transform_version}"
         self.send("BOOKMARK", {"kind": kind, "apiVersion": api_version, "metadata": meta})
+        self.flush()
 
     def event(self, event: Any, labels: Any, fields: Any) -> None:
         rt = self.rt
-        obj = self.server.store.served(rt, event.obj)
+        shared = self.server.store.shared
+        obj = shared(rt, event.obj)
         now = matches(rt, obj, labels, fields)
         if event.type == "MODIFIED":
             before = matches(rt, event.old, labels, fields)
             if now and not before:
                 self.send("ADDED", obj)
             elif before and not now:
-                old = self.server.store.served(rt, event.old)
-                old["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
-                self.send("DELETED", old)
+                old = shared(rt, event.old)
+                old["metadata"] = {**old["metadata"], "resourceVersion": obj["metadata"]["resourceVersion"]}
+                self.send("DELETED", old, stored=False)  # old content under the new resourceVersion
             elif now:
                 self.send("MODIFIED", obj)
         elif now:
-            self.send(event.type, copy.deepcopy(obj))
+            self.send(event.type, obj)

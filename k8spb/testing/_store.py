@@ -2,6 +2,11 @@
 
 One global resourceVersion counter; every write appends an event to a bounded log that watches
 replay from and that :meth:`Store.compact` expires.  All methods are thread-safe.
+
+A stored dict is never mutated once it is in a bucket: writes build a new dict and swap it in.  That
+lets lists, watch events and the event log share stored objects (:meth:`Store.shared`) instead of
+deep-copying every object of a 10,000-item list; only single objects handed to code that edits them
+are copied (:meth:`Store.served`).
 """
 
 from __future__ import annotations
@@ -211,8 +216,7 @@ class Store:
         return self.rv
 
     def _emit(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None = None) -> None:
-        event = Event(int(obj["metadata"]["resourceVersion"]), rt.storage_key, type_, copy.deepcopy(obj),
-                      copy.deepcopy(old) if old is not None else None)
+        event = Event(int(obj["metadata"]["resourceVersion"]), rt.storage_key, type_, obj, old)
         self.log.append(event)
         if len(self.log) > MAX_LOG:
             dropped = self.log[: len(self.log) - MAX_LOG]
@@ -250,9 +254,15 @@ class Store:
             raise ApiError.not_found(None, namespace, "namespaces")
 
     def served(self, rt: ResourceType, obj: Obj) -> Obj:
+        """A private deep copy of a stored object, as ``rt``'s version serves it; the caller may edit it."""
         out: Obj = _json_copy(obj)  # a JSON-only deep copy, several times faster than copy.deepcopy
         out["apiVersion"] = rt.api_version
         return out
+
+    @staticmethod
+    def shared(rt: ResourceType, obj: Obj) -> Obj:
+        """A stored object as ``rt``'s version serves it, sharing everything below the top level: read only."""
+        return {**obj, "apiVersion": rt.api_version}
 
     # ------------------------------------------------------------------ reads
 
@@ -265,7 +275,7 @@ class Store:
 
     def list_objects(self, rt: ResourceType, namespace: str, labels: LabelSelector, fields: FieldSelector,
              limit: int = 0, cont: str = "") -> tuple[list[Obj], str, str, int | None]:
-        """(items, list resourceVersion, continue token, remainingItemCount)."""
+        """(items, list resourceVersion, continue token, remainingItemCount); items are read only."""
         check_field_selector(rt, fields)
         with self.lock:
             list_rv, start = self.rv, ""
@@ -294,12 +304,14 @@ class Store:
                     if labels.empty and fields.empty:
                         remaining = len(keys) - i
                     break
-                items.append(self.served(rt, obj))
+                items.append(self.shared(rt, obj))
             return items, str(list_rv), token, remaining
 
     # ------------------------------------------------------------------ writes
 
-    def create(self, rt: ResourceType, namespace: str, body: Obj, *, manager: str = "", dry_run: bool = False) -> Obj:
+    def create(self, rt: ResourceType, namespace: str, body: Obj, *, manager: str = "", dry_run: bool = False,
+               managed_fields: list[Any] | None = None) -> Obj:
+        """Store a new object; ``managed_fields`` (from server-side apply) replace the recorded ones."""
         obj = normalize(rt, body)
         meta = _meta(obj)
         if rt.storage_key == CRD_KEY:
@@ -340,7 +352,9 @@ class Store:
                 meta.pop("generation", None)
             if rt.has_status:
                 obj.pop("status", None)  # a reset field: never owned through the main resource
-            if manager and "managedFields" not in meta:
+            if managed_fields:
+                meta["managedFields"] = managed_fields
+            elif manager and "managedFields" not in meta:
                 self._record(rt, None, obj, manager)
             self._defaults(rt, obj)
             if dry_run:
@@ -535,14 +549,8 @@ class Store:
         if old is None:
             if subresource:
                 raise ApiError.not_found(rt, name)
-            managed = merged["metadata"].get("managedFields")
-            created = self.create(rt, namespace, merged, dry_run=dry_run)
-            if managed and not dry_run:
-                stored = self._bucket(rt)[self._key(rt, namespace, name)]
-                stored["metadata"]["managedFields"] = managed
-                created["metadata"]["managedFields"] = copy.deepcopy(managed)
-                self.log[-1].obj["metadata"]["managedFields"] = copy.deepcopy(managed)
-            return created
+            return self.create(rt, namespace, merged, dry_run=dry_run,
+                               managed_fields=merged["metadata"].get("managedFields"))
         new = normalize(rt, merged)
         return self._write(rt, old, new, subresource=subresource, manager=manager, dry_run=dry_run,
                            managed_done=True)
@@ -682,9 +690,10 @@ class Store:
             return w, replay, self.rv
 
     def snapshot(self, rt: ResourceType, namespace: str) -> tuple[list[Obj], int]:
+        """Every object of ``rt`` (in ``namespace``), read only, and the current resourceVersion."""
         with self.lock:
             keys = sorted(k for k in self._bucket(rt) if not namespace or k[0] == namespace)
-            return [self.served(rt, self._bucket(rt)[k]) for k in keys], self.rv
+            return [self.shared(rt, self._bucket(rt)[k]) for k in keys], self.rv
 
     def unwatch(self, w: Watcher) -> None:
         with self.lock:

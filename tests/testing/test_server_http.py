@@ -376,3 +376,89 @@ def test_fail_next_and_latency(srv: ApiServer, http: httpx.Client) -> None:
     r = http.get(PODS)
     assert r.elapsed.total_seconds() >= 0.2
     srv.latency(0)
+
+
+def test_protobuf_dry_run_is_not_served_from_the_stored_bytes(http: httpx.Client) -> None:
+    created = create(http, pod("a"))
+    assert http.get(PODS, headers={"Accept": PB}).status_code == 200  # caches the stored object's bytes
+    created["metadata"]["labels"] = {"dry": "run"}
+    r = http.put(f"{PODS}/a", params={"dryRun": "All"}, json=created, headers={"Accept": PB})
+    assert r.status_code == 200, r.text
+    dry = k8spb.decode(r.content)
+    assert dry.metadata.labels == {"dry": "run"}  # type: ignore[attr-defined]
+    live = k8spb.decode(http.get(f"{PODS}/a", headers={"Accept": PB}).content)
+    assert not live.metadata.labels  # type: ignore[attr-defined]
+
+
+def test_protobuf_watch_selector_exit_is_old_content_at_new_version(http: httpx.Client) -> None:
+    create(http, pod("a", {"app": "web"}))
+    with http.stream("GET", PODS, params={"watch": "true", "timeoutSeconds": 5, "labelSelector": "app=web"},
+                     headers={"Accept": PB}) as r:
+        decoder = k8spb.WatchDecoder(r.headers["content-type"])
+        events: list[Any] = []
+        for chunk in r.iter_raw():
+            events += decoder.feed(chunk)
+            if len(events) == 1:
+                patched = http.patch(f"{PODS}/a", content=b'{"metadata":{"labels":{"app":"db"}}}',
+                                     headers={"Content-Type": "application/merge-patch+json"})
+                assert patched.status_code == 200, patched.text
+            if len(events) == 2:
+                break
+    assert [e.type for e in events] == ["ADDED", "DELETED"]
+    gone = events[1].object
+    assert gone.metadata.labels == {"app": "web"}
+    assert gone.metadata.resource_version == patched.json()["metadata"]["resourceVersion"]
+
+
+def test_cut_next_response_mid_body(srv: ApiServer, http: httpx.Client) -> None:
+    create(http, pod("a"))
+    whole = http.get(PODS, headers={"Accept": PB}).content
+    srv.cut_next()
+    with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=5) as fresh:
+        got = b""
+        with pytest.raises(httpx.RemoteProtocolError), fresh.stream("GET", PODS, headers={"Accept": PB}) as r:
+            for chunk in r.iter_raw():
+                got += chunk
+        assert http.get(PODS, headers={"Accept": PB}).content == whole  # only one response is cut
+    assert len(got) < len(whole)
+
+
+@pytest.mark.parametrize("end_stream", [False, True], ids=["dropped", "ended"])
+def test_cut_next_watch_mid_frame(srv: ApiServer, http: httpx.Client, end_stream: bool) -> None:
+    for name in "abc":
+        create(http, pod(name))
+    srv.cut_next(after_events=2, end_stream=end_stream)
+    raw = b""
+    with http.stream("GET", PODS, params={"watch": "1", "resourceVersion": "0", "timeoutSeconds": 5},
+                     headers={"Accept": PB}) as r:
+        try:
+            for chunk in r.iter_raw():
+                raw += chunk
+        except httpx.RemoteProtocolError:
+            assert not end_stream
+        else:
+            assert end_stream
+    decoder = k8spb.WatchDecoder(f"{PB};stream=watch")
+    assert [e.object.metadata.name for e in decoder.feed(raw)] == ["a", "b"]
+    with pytest.raises(k8spb.DecodeError, match="middle of an event"):
+        decoder.close()
+    # the fault is spent: the next watch gets all three
+    with http.stream("GET", PODS, params={"watch": "1", "resourceVersion": "0", "timeoutSeconds": 1},
+                     headers={"Accept": PB}) as r:
+        decoder = k8spb.WatchDecoder(r.headers["content-type"])
+        names = [e.object.metadata.name for chunk in r.iter_raw() for e in decoder.feed(chunk)]
+    assert names == ["a", "b", "c"]
+
+
+def test_watch_burst_is_batched_but_complete(srv: ApiServer, http: httpx.Client) -> None:
+    rv = http.get(PODS).json()["metadata"]["resourceVersion"]
+    for i in range(300):
+        create(http, pod(f"p{i}"))
+    with http.stream("GET", PODS, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": 1},
+                     headers={"Accept": PB}) as r:
+        decoder = k8spb.WatchDecoder(r.headers["content-type"])
+        chunks = list(r.iter_raw())
+        events = [e for c in chunks for e in decoder.feed(c)]
+    decoder.close()
+    assert [e.object.metadata.name for e in events] == [f"p{i}" for i in range(300)]
+    assert len(chunks) < 100  # a burst is written in few socket writes, not one per event
