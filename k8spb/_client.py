@@ -20,7 +20,7 @@ import httpx
 from k8spb._codec import JSON, PROTOBUF
 from k8spb._codec._watch import WatchDecoder, WatchEvent
 from k8spb._config import Config
-from k8spb._errors import ApiError, RequestTimeout, TransportError
+from k8spb._errors import ApiError, DecodeError, RequestTimeout, TransportError
 from k8spb._registry import KUBERNETES_VERSION
 from k8spb._request import ACCEPT_JSON, Request, error_from_response, interpret
 from k8spb._schema import Model
@@ -302,7 +302,11 @@ class Client(_Core):
             response.close()
 
     def watch(self, request: Request, into: type[Any] | None = None) -> Iterator[WatchEvent[Any]]:
-        """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist)."""
+        """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
+
+        A stream that breaks raises TransportError (connection lost) or DecodeError (ended or garbled
+        mid-event) after every complete event before the break has been yielded.
+        """
         sent, response = self._exchange(request, stream=True)
         try:
             self._raise_for_status(sent, response)
@@ -314,6 +318,8 @@ class Client(_Core):
             decoder.close()
         except httpx.HTTPError as exc:
             raise _wrap_transport_error(sent, exc) from None
+        except DecodeError as exc:
+            raise DecodeError(f"{sent.describe()}: {exc}") from None
         finally:
             response.close()
 
@@ -413,7 +419,11 @@ class AsyncClient(_Core):
             await response.aclose()
 
     async def watch(self, request: Request, into: type[Any] | None = None) -> AsyncIterator[WatchEvent[Any]]:
-        """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist)."""
+        """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
+
+        A stream that breaks raises TransportError (connection lost) or DecodeError (ended or garbled
+        mid-event) after every complete event before the break has been yielded.
+        """
         sent, response = await self._exchange(request, stream=True)
         try:
             await self._raise_for_status(sent, response)
@@ -425,6 +435,8 @@ class AsyncClient(_Core):
             decoder.close()
         except httpx.HTTPError as exc:
             raise _wrap_transport_error(sent, exc) from None
+        except DecodeError as exc:
+            raise DecodeError(f"{sent.describe()}: {exc}") from None
         finally:
             await response.aclose()
 

@@ -217,3 +217,38 @@ def test_transport_errors_are_clear() -> None:
     cfg = Config(server="http://127.0.0.1:9")  # nothing listens on the discard port
     with Client(cfg, max_retries=1, backoff=0.01) as c, pytest.raises(k8spb.TransportError, match="GET /api/v1"):
         Api(c, Pod, namespace="default").list()
+
+
+def test_cut_responses(server: ApiServer, client: Client) -> None:
+    cms = Api(client, ConfigMap, namespace="default")
+    tag = f"cut-{client.prefer_protobuf}"
+    for i in range(3):
+        cms.create(ConfigMap(metadata=ObjectMeta(name=f"{tag}-{i}", labels={"cut": tag})))
+    server.cut_next()  # a read cut mid-body is retried
+    assert len(cms.list(label_selector=f"cut={tag}").items) == 3
+    server.cut_next()  # a write is not: it may have been applied
+    with pytest.raises(k8spb.TransportError, match="POST /api/v1/namespaces/default/configmaps"):
+        cms.create(ConfigMap(metadata=ObjectMeta(name=f"{tag}-new")))
+    for end_stream, error in ((False, k8spb.TransportError), (True, k8spb.DecodeError)):
+        server.cut_next(after_events=2, end_stream=end_stream)
+        seen: list[str | None] = []
+        with pytest.raises(error, match="GET /api/v1/namespaces/default/configmaps"):
+            for ev in cms.watch(label_selector=f"cut={tag}", timeout_seconds=5):
+                seen.append(ev.object.metadata.name)
+        assert seen == [f"{tag}-0", f"{tag}-1"]
+
+
+def test_async_watch_cut(server: ApiServer) -> None:
+    async def main() -> list[str | None]:
+        async with AsyncClient(Config.from_kubeconfig(server.kubeconfig_path)) as c:
+            cms = AsyncApi(c, ConfigMap, namespace="default")
+            for i in range(2):
+                await cms.create(ConfigMap(metadata=ObjectMeta(name=f"acut-{i}", labels={"cut": "async"})))
+            server.cut_next(after_events=1)
+            seen = []
+            with pytest.raises(k8spb.TransportError):
+                async for ev in cms.watch(label_selector="cut=async", timeout_seconds=5):
+                    seen.append(ev.object.metadata.name)
+            return seen
+
+    assert asyncio.run(main()) == ["acut-0"]

@@ -51,29 +51,51 @@ class WatchDecoder:
         self._max = max_frame
         self._buf = bytearray()
         self._event_pb: Any = None
+        self._error: DecodeError | None = None
 
     def feed(self, data: bytes) -> list[WatchEvent[Any]]:
-        """Decode every complete event in the data received so far."""
+        """Decode every complete event in the data received so far.
+
+        The events before a bad one are returned; the DecodeError comes with the next call (and every
+        one after it), so nothing that arrived intact is lost.
+        """
+        if self._error is not None:
+            raise self._error
         self._buf += data
-        return self._frames() if self._protobuf else self._lines()
+        events: list[WatchEvent[Any]] = []
+        try:
+            if self._protobuf:
+                self._frames(events)
+            else:
+                self._lines(events)
+        except DecodeError as exc:
+            if not events:
+                raise
+            self._error = exc
+        return events
 
     def close(self) -> None:
         """Check the stream ended on an event boundary; DecodeError if it was cut mid-event."""
+        if self._error is not None:
+            raise self._error
         if self._buf.strip() if not self._protobuf else self._buf:
             raise DecodeError(f"watch stream ended in the middle of an event ({len(self._buf)} bytes left over)")
 
-    def _lines(self) -> list[WatchEvent[Any]]:
-        events: list[WatchEvent[Any]] = []
-        while True:
-            end = self._buf.find(b"\n")
-            if end < 0:
-                if len(self._buf) > self._max:
-                    raise DecodeError(f"watch event longer than {self._max} bytes")
-                return events
-            line = bytes(self._buf[:end])
-            del self._buf[: end + 1]
-            if line.strip():
-                events.append(self._json_event(line))
+    def _lines(self, events: list[WatchEvent[Any]]) -> None:
+        buf, pos = self._buf, 0
+        try:
+            while True:
+                end = buf.find(b"\n", pos)
+                if end < 0:
+                    if len(buf) - pos > self._max:
+                        raise DecodeError(f"watch event longer than {self._max} bytes")
+                    return
+                line = bytes(buf[pos:end])
+                pos = end + 1
+                if line.strip():
+                    events.append(self._json_event(line))
+        finally:
+            del buf[:pos]  # once per feed: deleting per event would be quadratic in the chunk size
 
     def _json_event(self, line: bytes) -> WatchEvent[Any]:
         try:
@@ -90,19 +112,22 @@ class WatchDecoder:
             return WatchEvent(kind, into.from_dict(doc["object"]))
         return WatchEvent(kind, model_from_document(doc["object"], "watch event", into))
 
-    def _frames(self) -> list[WatchEvent[Any]]:
-        events: list[WatchEvent[Any]] = []
-        buf = self._buf
-        while len(buf) >= 4:
-            size = int.from_bytes(buf[:4], "big")
-            if size > self._max:
-                raise DecodeError(f"watch frame of {size} bytes exceeds the {self._max}-byte limit")
-            if len(buf) < 4 + size:
-                break
-            body = bytes(buf[4 : 4 + size])
-            del buf[: 4 + size]
-            events.append(self._pb_event(body))
-        return events
+    def _frames(self, events: list[WatchEvent[Any]]) -> None:
+        buf, pos = self._buf, 0
+        view = memoryview(buf)
+        try:
+            while len(buf) - pos >= 4:
+                size = int.from_bytes(view[pos : pos + 4], "big")
+                if size > self._max:
+                    raise DecodeError(f"watch frame of {size} bytes exceeds the {self._max}-byte limit")
+                if len(buf) - pos < 4 + size:
+                    return
+                body = bytes(view[pos + 4 : pos + 4 + size])
+                pos += 4 + size
+                events.append(self._pb_event(body))
+        finally:
+            view.release()
+            del buf[:pos]
 
     def _pb_event(self, body: bytes) -> WatchEvent[Any]:
         if self._event_pb is None:

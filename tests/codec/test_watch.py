@@ -73,3 +73,21 @@ def test_cut_mid_frame_and_oversized_frames_are_errors() -> None:
         WatchDecoder("application/json").feed(b"{not json}\n")
     with pytest.raises(k8spb.DecodeError, match="unsupported watch content type"):
         WatchDecoder("application/yaml")
+
+
+@pytest.mark.parametrize("protobuf", [True, False], ids=["protobuf", "json"])
+def test_events_before_a_bad_one_are_delivered(protobuf: bool) -> None:
+    if protobuf:
+        good = _pb_frame("ADDED", _cm("a", "1")) + _pb_frame("ADDED", _cm("b", "2"))
+        bad = b"\x00\x00\x00\x03\xff\xff\xff"
+        dec = WatchDecoder(k8spb.PROTOBUF, ConfigMap)
+    else:
+        good = b"".join(json.dumps({"type": "ADDED", "object": _cm(n, "1").to_dict()}).encode() + b"\n"
+                        for n in "ab")
+        bad = b"{not json}\n"
+        dec = WatchDecoder("application/json", ConfigMap)
+    assert [e.object.metadata.name for e in dec.feed(good + bad)] == ["a", "b"]
+    with pytest.raises(k8spb.DecodeError):
+        dec.feed(b"")
+    with pytest.raises(k8spb.DecodeError):
+        dec.close()
