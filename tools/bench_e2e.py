@@ -8,6 +8,9 @@ Reports, in one run:
   known not to be the bottleneck of the client numbers);
 * clients: list N pods and consume N watch events with k8spb (protobuf), k8spb (JSON), the official
   ``kubernetes`` client and lightkube: seconds, objects/s and peak RSS of the client process.
+  Watch events come in two shapes: MODIFIED events of the realistic pods (what a controller
+  watching pods sees) and ADDED events of small ConfigMaps (~300 bytes, where per-event overhead
+  dominates and the encoding matters least).
 Each client scenario runs in a fresh subprocess against one shared server process.
 """
 
@@ -50,6 +53,15 @@ def preload(srv: Any, pods: int) -> None:
         srv.store.create(rt, "default", {"apiVersion": "v1", "kind": "Pod", **item})
 
 
+def modify_pods(srv: Any, events: int) -> None:
+    """Produce ``events`` MODIFIED events of the preloaded pods (a label change, as on a status update)."""
+    rt = srv.resources.get("", "v1", "pods")
+    names = sorted(name for _, name in srv.store.data[("", "pods")])
+    for i in range(events):
+        srv.store.patch(rt, "default", names[i % len(names)], "merge",
+                        json.dumps({"metadata": {"labels": {"bench-rev": str(i)}}}).encode())
+
+
 def churn(srv: Any, events: int) -> None:
     """Produce ``events`` ADDED events: ConfigMaps written straight into the server's store."""
     rt = srv.resources.get("", "v1", "configmaps")
@@ -89,15 +101,16 @@ def client_list(kind: str, kubeconfig: str) -> int:
     raise ValueError(kind)
 
 
-def client_watch(kind: str, kubeconfig: str, since: str, events: int) -> int:
-    from k8spb.api.core.v1 import ConfigMap
+def client_watch(kind: str, kubeconfig: str, since: str, events: int, resource: str) -> int:
+    from k8spb.api.core.v1 import ConfigMap, Pod
 
     n = 0
     if kind in ("k8spb-protobuf", "k8spb-json"):
         import k8spb
 
+        model = Pod if resource == "pods" else ConfigMap
         with k8spb.Client(k8spb.Config.from_kubeconfig(kubeconfig), prefer_protobuf=kind == "k8spb-protobuf") as c:
-            for ev in k8spb.Api(c, ConfigMap, namespace="default").watch(resource_version=since, timeout_seconds=60):
+            for ev in k8spb.Api(c, model, namespace="default").watch(resource_version=since, timeout_seconds=60):
                 n += len(ev.object.metadata.resource_version or "")
                 events -= 1
                 if events == 0:
@@ -110,8 +123,9 @@ def client_watch(kind: str, kubeconfig: str, since: str, events: int) -> int:
 
         kconfig.load_kube_config(kubeconfig)
         w = kwatch.Watch()
-        for ev in w.stream(kclient.CoreV1Api().list_namespaced_config_map, "default", resource_version=since,
-                           timeout_seconds=60):
+        core = kclient.CoreV1Api()
+        lister = core.list_namespaced_pod if resource == "pods" else core.list_namespaced_config_map
+        for ev in w.stream(lister, "default", resource_version=since, timeout_seconds=60):
             n += len(ev["object"].metadata.resource_version or "")
             events -= 1
             if events == 0:
@@ -122,9 +136,11 @@ def client_watch(kind: str, kubeconfig: str, since: str, events: int) -> int:
         from lightkube import Client as LClient
         from lightkube import KubeConfig
         from lightkube.resources.core_v1 import ConfigMap as LConfigMap
+        from lightkube.resources.core_v1 import Pod as LPod
 
         lc = LClient(KubeConfig.from_file(kubeconfig))
-        for _typ, obj in lc.watch(LConfigMap, namespace="default", resource_version=since):
+        for _typ, obj in lc.watch(LPod if resource == "pods" else LConfigMap, namespace="default",
+                                  resource_version=since):
             n += len(obj.metadata.resourceVersion or "")
             events -= 1
             if events == 0:
@@ -145,14 +161,34 @@ def child(args: argparse.Namespace) -> None:
     if args.child == "list":
         client_list(args.kind, args.kubeconfig)
     else:
-        client_watch(args.kind, args.kubeconfig, args.since, args.events)
+        client_watch(args.kind, args.kubeconfig, args.since, args.events, args.resource)
     print(json.dumps({"seconds": time.perf_counter() - start, "peak_mib": _rss_mib()}))
 
 
 # ---------------------------------------------------------------------------------------------------------
 
 
-def server_throughput(srv: Any, pods: int, since: str, events: int) -> list[tuple[str, float, int]]:
+class _FrameCounter:
+    """Counts complete watch events in a byte stream (length-prefixed frames or JSON lines)."""
+
+    def __init__(self, protobuf: bool) -> None:
+        self.protobuf, self.buf = protobuf, b""
+
+    def feed(self, data: bytes) -> int:
+        if not self.protobuf:
+            return data.count(b"\n")
+        self.buf += data
+        n = pos = 0
+        while len(self.buf) - pos >= 4:
+            end = pos + 4 + int.from_bytes(self.buf[pos : pos + 4], "big")
+            if end > len(self.buf):
+                break
+            n, pos = n + 1, end
+        self.buf = self.buf[pos:]
+        return n
+
+
+def server_throughput(srv: Any, since: dict[str, str], events: int) -> list[tuple[str, float, int]]:
     import httpx
 
     out = []
@@ -165,21 +201,20 @@ def server_throughput(srv: Any, pods: int, since: str, events: int) -> list[tupl
                 size = len(r.content)
                 best = min(best, time.perf_counter() - t)
             out.append((f"server list, {label}", best, size))
-        for label, accept in (("protobuf", PB), ("json", "application/json")):
-            t = time.perf_counter()
-            got, size = 0, 0
-            with http.stream("GET", "/api/v1/namespaces/default/configmaps",
-                             params={"watch": "1", "resourceVersion": since, "timeoutSeconds": "60"},
-                             headers={"Accept": accept}) as r:
-                from k8spb import WatchDecoder
-
-                dec = WatchDecoder(r.headers["content-type"])
-                for chunk in r.iter_raw():
-                    size += len(chunk)
-                    got += len(dec.feed(chunk))
-                    if got >= events:
-                        break
-            out.append((f"server watch, {label} ({got} events)", time.perf_counter() - t, size))
+        for resource in ("pods", "configmaps"):
+            for label, accept in (("protobuf", PB), ("json", "application/json")):
+                t = time.perf_counter()
+                got, size = 0, 0
+                with http.stream("GET", f"/api/v1/namespaces/default/{resource}",
+                                 params={"watch": "1", "resourceVersion": since[resource], "timeoutSeconds": "60"},
+                                 headers={"Accept": accept}) as r:
+                    count = _FrameCounter(label == "protobuf")  # counts events without decoding them
+                    for chunk in r.iter_raw():
+                        size += len(chunk)
+                        got += count.feed(chunk)
+                        if got >= events:
+                            break
+                out.append((f"server watch {resource}, {label} ({got} events)", time.perf_counter() - t, size))
     return out
 
 
@@ -191,6 +226,7 @@ def main() -> int:
     parser.add_argument("--kind")
     parser.add_argument("--kubeconfig")
     parser.add_argument("--since")
+    parser.add_argument("--resource", default="pods")
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -206,27 +242,34 @@ def main() -> int:
         import k8spb
         from k8spb.api.core.v1 import ConfigMap
 
+        since: dict[str, str] = {}
         with k8spb.Client(k8spb.Config.from_kubeconfig(srv.kubeconfig_path)) as c:
-            since = k8spb.Api(c, ConfigMap, namespace="default").list().metadata.resource_version
-        t = time.perf_counter()
-        churn(srv, args.events)
-        print(f"made {args.events} watch events in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+            since["configmaps"] = k8spb.Api(c, ConfigMap, namespace="default").list().metadata.resource_version
+            t = time.perf_counter()
+            churn(srv, args.events)
+            since["pods"] = k8spb.Api(c, ConfigMap, namespace="default").list(limit=1).metadata.resource_version
+            modify_pods(srv, args.events)
+        print(f"made 2 x {args.events} watch events in {time.perf_counter() - t:.1f} s", file=sys.stderr)
 
         rows: list[tuple[str, float, float | None, str]] = []
-        for label, secs, size in server_throughput(srv, args.pods, since, args.events):
+        for label, secs, size in server_throughput(srv, since, args.events):
             n = args.pods if "list" in label else args.events
             rows.append((label, secs, None, f"{n / secs:,.0f}/s, {size / 2**20:.1f} MiB"))
-        for mode, n in (("list", args.pods), ("watch", args.events)):
+        scenarios = (("list", "pods", f"list {args.pods} pods"),
+                     ("watch", "pods", f"watch {args.events} pod events"),
+                     ("watch", "configmaps", f"watch {args.events} small ConfigMap events"))
+        for mode, resource, title in scenarios:
+            n = args.pods if mode == "list" else args.events
             for kind in kinds:
                 cmd = [sys.executable, __file__, "--child", mode, "--kind", kind, "--kubeconfig", srv.kubeconfig_path,
-                       "--since", since, "--events", str(args.events)]
+                       "--since", since[resource], "--events", str(args.events), "--resource", resource]
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False,
                                       env={**os.environ, "PYTHONPATH": str(ROOT)})
                 if proc.returncode != 0:
-                    rows.append((f"{mode} {n}, {kind}", float("nan"), None, "failed: " + proc.stderr.strip()[-200:]))
+                    rows.append((f"{title}, {kind}", float("nan"), None, "failed: " + proc.stderr.strip()[-200:]))
                     continue
                 res = json.loads(proc.stdout.strip().splitlines()[-1])
-                rows.append((f"{mode} {n}, {kind}", res["seconds"], res["peak_mib"], f"{n / res['seconds']:,.0f}/s"))
+                rows.append((f"{title}, {kind}", res["seconds"], res["peak_mib"], f"{n / res['seconds']:,.0f}/s"))
 
     print("| scenario | seconds | peak RSS MiB | rate |")
     print("|---|---:|---:|---|")

@@ -11,7 +11,6 @@ import select
 import shutil
 import socket
 import ssl
-import struct
 import tempfile
 import threading
 import time
@@ -26,7 +25,6 @@ import yaml
 
 from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
-from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent
 from k8spb.testing import _subresources as subresources
 from k8spb.testing._negotiation import (
     SERIALIZERS,
@@ -36,7 +34,7 @@ from k8spb.testing._negotiation import (
     negotiate_error,
     parse_accept,
 )
-from k8spb.testing._pbcache import ProtobufCache
+from k8spb.testing._pbcache import ProtobufCache, watch_frame
 from k8spb.testing._pki import peer_common_name
 from k8spb.testing._resources import (
     ApiError,
@@ -60,7 +58,6 @@ _PATCH_TYPES = {
 _BODY_TYPES = {"": "json", "application/json": "json", "application/yaml": "yaml", PROTOBUF: "protobuf"}
 _UNKNOWN_RESOURCE = "the server could not find the requested resource"
 _PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version"})
-_WatchEventPb: Any = WatchEvent._pb_class()
 
 
 @dataclass(frozen=True)
@@ -982,10 +979,7 @@ class _WatchStream:
             if self.neg.transform == "Table":
                 self.first_table = False
         if self.neg.format == "protobuf":
-            event = _WatchEventPb(type=type_)
-            event.object.raw = self.server._protobuf(obj, stored=stored and not raw)
-            body = event.SerializeToString(deterministic=True)
-            self._chunk(struct.pack(">I", len(body)) + body)
+            self._chunk(watch_frame(type_, self.server._protobuf(obj, stored=stored and not raw)))
         else:
             self._chunk(json.dumps({"type": type_, "object": obj}, separators=(",", ":"),
                                    ensure_ascii=False).encode() + b"\n")
