@@ -26,6 +26,7 @@ import yaml
 from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb.testing import _subresources as subresources
+from k8spb.testing._jsoncache import JsonCache
 from k8spb.testing._negotiation import (
     SERIALIZERS,
     Negotiated,
@@ -249,6 +250,7 @@ class ApiServer:
         self.resources = Resources()
         self.store = Store(self.resources)
         self._pb_cache = ProtobufCache()
+        self._json_cache = JsonCache()
         self._faults = _Faults()
         self.pod_logs = PodLogs()
         self.log_follow_timeout = 300.0
@@ -737,14 +739,21 @@ class ApiServer:
 
     # ------------------------------------------------------------------ lists and transforms
 
-    def _list_obj(self, rt: ResourceType, items: list[Obj], rv: str, token: str, remaining: int | None) -> Obj:
+    @staticmethod
+    def _list_meta(rv: str, token: str, remaining: int | None) -> dict[str, Any]:
         meta: dict[str, Any] = {"resourceVersion": rv}
         if token:
             meta["continue"] = token
         if remaining is not None:
             meta["remainingItemCount"] = remaining
-        stripped = [{k: v for k, v in i.items() if k not in ("apiVersion", "kind")} for i in items]
-        return {"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": meta, "items": stripped}
+        return meta
+
+    def _list_obj(self, rt: ResourceType, items: list[Obj], rv: str, token: str, remaining: int | None) -> Obj:
+        # typed lists carry no TypeMeta per item; custom resources are unstructured and keep theirs
+        if not rt.custom:
+            items = [{k: v for k, v in i.items() if k not in ("apiVersion", "kind")} for i in items]
+        meta = self._list_meta(rv, token, remaining)
+        return {"kind": rt.kind + "List", "apiVersion": rt.api_version, "metadata": meta, "items": items}
 
     def _list(self, req: _Request, rt: ResourceType, namespace: str) -> None:
         neg = self._negotiate(req, table=True, meta=True)
@@ -762,6 +771,12 @@ class ApiServer:
             raise ApiError.bad_request("limit must be an integer") from None
         items, rv, token, remaining = self.store.list_objects(rt, namespace, labels, fields, max(limit, 0),
                                                       req.q("continue"))
+        if neg.transform is None and neg.format == "json" and not neg.pretty:  # from cached per-object bytes
+            cache = self._json_cache
+            body = cache.list(rt.kind + "List", rt.api_version, self._list_meta(rv, token, remaining),
+                              [(cache.object if rt.custom else cache.item)(i) for i in items])
+            self._send(req.h, 200, neg.media_type, body)
+            return
         if neg.transform is None:
             self._send_obj(req, neg, self._list_obj(rt, items, rv, token, remaining))
             return
@@ -980,6 +995,8 @@ class _WatchStream:
                 self.first_table = False
         if self.neg.format == "protobuf":
             self._chunk(watch_frame(type_, self.server._protobuf(obj, stored=stored and not raw)))
+        elif stored and not raw and self.neg.transform is None:
+            self._chunk(self.server._json_cache.watch_line(type_, obj))
         else:
             self._chunk(json.dumps({"type": type_, "object": obj}, separators=(",", ":"),
                                    ensure_ascii=False).encode() + b"\n")

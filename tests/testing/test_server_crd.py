@@ -103,6 +103,8 @@ def test_custom_object_crud(http: httpx.Client) -> None:
     assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
     items = http.get(BASE).json()
     assert items["kind"] == "CronTabList" and "crud" in [i["metadata"]["name"] for i in items["items"]]
+    # unstructured list items keep their TypeMeta (typed lists drop it: see test_server_http)
+    assert {(i["apiVersion"], i["kind"]) for i in items["items"]} == {(f"{GROUP}/v1", "CronTab")}
     r = http.get(f"/apis/{GROUP}/v1/crontabs", headers={"Accept": "application/yaml"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/yaml"
     assert http.delete(f"{BASE}/crud").json()["status"] == "Success"

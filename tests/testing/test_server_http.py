@@ -200,7 +200,10 @@ def test_create_get_update_conflicts(http: httpx.Client) -> None:
 def test_list_selectors_and_pages(http: httpx.Client) -> None:
     for i in range(5):
         create(http, pod(f"p{i}", {"app": "web" if i % 2 else "db"}))
-    names = [i["metadata"]["name"] for i in http.get(PODS, params={"labelSelector": "app=web"}).json()["items"]]
+    listed = http.get(PODS, params={"labelSelector": "app=web"}).json()
+    names = [i["metadata"]["name"] for i in listed["items"]]
+    assert not any("apiVersion" in i or "kind" in i for i in listed["items"])  # typed list items carry no TypeMeta
+    assert http.get(PODS, params={"labelSelector": "app=web", "pretty": "true"}).json() == listed  # uncached path
     assert names == ["p1", "p3"]
     assert [i["metadata"]["name"] for i in http.get("/api/v1/pods", params={"fieldSelector": "metadata.name=p4"})
             .json()["items"]] == ["p4"]
