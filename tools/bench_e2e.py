@@ -48,9 +48,11 @@ def preload(srv: Any, pods: int) -> None:
     for item in make_pod_list(pods)["items"]:
         item["metadata"].pop("resourceVersion", None)
         item["metadata"].pop("uid", None)
-        item["metadata"].pop("managedFields", None)
         item["metadata"]["namespace"] = "default"
-        srv.store.create(rt, "default", {"apiVersion": "v1", "kind": "Pod", **item})
+        created = srv.store.create(rt, "default", {"apiVersion": "v1", "kind": "Pod", **item})
+        # the server resets status on create, as kube-apiserver does; the kubelet's status comes next
+        created["status"] = item["status"]
+        srv.store.update(rt, "default", created["metadata"]["name"], created, subresource="status")
 
 
 def modify_pods(srv: Any, events: int) -> None:
