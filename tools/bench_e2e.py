@@ -4,8 +4,8 @@
     python3 tools/bench_e2e.py [--pods 10000] [--events 10000] [--runs 2]
 
 Reports, in one run:
-* the server alone: list and watch throughput in each encoding, read as raw bytes by httpx (so it is
-  known not to be the bottleneck of the client numbers);
+* the server alone: list and watch throughput in each encoding, read as raw bytes by httpx in
+  another process (so it is known whether it is the bottleneck of the client numbers);
 * clients: list N pods and consume N watch events with k8spb (protobuf), k8spb (JSON), the official
   ``kubernetes`` client and lightkube: seconds, objects/s and peak RSS of the client process.
   Watch events come in two shapes: MODIFIED events of the realistic pods (what a controller
@@ -190,11 +190,12 @@ class _FrameCounter:
         return n
 
 
-def server_throughput(srv: Any, since: dict[str, str], events: int) -> list[tuple[str, float, int]]:
+def server_throughput(url: str, token: str, since: dict[str, str], events: int) -> list[tuple[str, float, int]]:
+    """Runs in a child process: the server's own process only serves."""
     import httpx
 
     out = []
-    with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {srv.token}"}, timeout=120) as http:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
         for label, accept in (("protobuf", PB), ("json", "application/json")):
             best = float("inf")
             for _ in range(2):
@@ -224,12 +225,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--pods", type=int, default=10000)
     parser.add_argument("--events", type=int, default=10000)
-    parser.add_argument("--child", choices=("list", "watch"))
+    parser.add_argument("--child", choices=("list", "watch", "server"))
     parser.add_argument("--kind")
     parser.add_argument("--kubeconfig")
     parser.add_argument("--since")
     parser.add_argument("--resource", default="pods")
     args = parser.parse_args()
+    if args.child == "server":
+        import yaml
+
+        with open(args.kubeconfig) as fh:
+            cfg = yaml.safe_load(fh)
+        url, token = cfg["clusters"][0]["cluster"]["server"], cfg["users"][0]["user"]["token"]
+        print(json.dumps(server_throughput(url, token, json.loads(args.since), args.events)))
+        return 0
     if args.child:
         child(args)
         return 0
@@ -254,7 +263,11 @@ def main() -> int:
         print(f"made 2 x {args.events} watch events in {time.perf_counter() - t:.1f} s", file=sys.stderr)
 
         rows: list[tuple[str, float, float | None, str]] = []
-        for label, secs, size in server_throughput(srv, since, args.events):
+        cmd = [sys.executable, __file__, "--child", "server", "--kubeconfig", srv.kubeconfig_path,
+               "--since", json.dumps(since), "--events", str(args.events)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        for label, secs, size in json.loads(proc.stdout.strip().splitlines()[-1]):
             n = args.pods if "list" in label else args.events
             rows.append((label, secs, None, f"{n / secs:,.0f}/s, {size / 2**20:.1f} MiB"))
         scenarios = (("list", "pods", f"list {args.pods} pods"),
