@@ -204,14 +204,13 @@ def _wrap_transport_error(request: Request, exc: Exception) -> TransportError:
 
 
 def _stream_read_timeout(request: Request) -> float | None:
+    """Read timeout of a stream: the server's own timeoutSeconds plus slack, else none (watch, follow)."""
     for k, v in request.params:
         if k == "timeoutSeconds":
             try:
                 return float(v) + 30.0
             except ValueError:
                 return None
-    if any(k == "watch" for k, _ in request.params) or any(k == "follow" for k, _ in request.params):
-        return None
     return None
 
 

@@ -9,9 +9,9 @@ resourceVersion.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
+
+from k8spb.testing._lru import BytesLRU, identity
 
 __all__ = ["JsonCache"]
 
@@ -22,32 +22,25 @@ class JsonCache:
     """Compact JSON of stored objects: ``{"apiVersion":..,"kind":.., rest}`` with ``rest`` cached."""
 
     def __init__(self, size: int = 50_000) -> None:
-        self._size = size
-        self._rest: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru = BytesLRU(size)
+        self._heads: dict[tuple[str, str], bytes] = {}
 
     def _members(self, obj: dict[str, Any]) -> bytes:
         """The object's members other than apiVersion and kind, and its closing brace."""
-        meta = obj.get("metadata") or {}
-        uid, rv = meta.get("uid"), meta.get("resourceVersion")
-        key = (str(uid), str(rv)) if uid and rv else None
-        if key is not None:
-            with self._lock:
-                hit = self._rest.get(key)
-                if hit is not None:
-                    self._rest.move_to_end(key)
-                    return hit
-        body = _dumps({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}).encode()[1:]
-        if key is not None:
-            with self._lock:
-                self._rest[key] = body
-                if len(self._rest) > self._size:
-                    self._rest.popitem(last=False)
+        key = identity(obj)
+        body = self._lru.get(key)
+        if body is None:
+            body = _dumps({k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}).encode()[1:]
+            self._lru.put(key, body)
         return body
 
     def object(self, obj: dict[str, Any]) -> bytes:
         """The whole object, apiVersion and kind first (as kube-apiserver writes them)."""
-        head = b'{"apiVersion":%s,"kind":%s' % (_dumps(obj["apiVersion"]).encode(), _dumps(obj["kind"]).encode())
+        type_meta = (obj["apiVersion"], obj["kind"])
+        head = self._heads.get(type_meta)
+        if head is None:
+            head = self._heads[type_meta] = b'{"apiVersion":%s,"kind":%s' % (
+                _dumps(type_meta[0]).encode(), _dumps(type_meta[1]).encode())
         rest = self._members(obj)
         return head + (rest if rest == b"}" else b"," + rest)
 

@@ -8,18 +8,16 @@ from those bytes: their layouts are fixed (see the wire notes) and upb would onl
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 from k8spb._codec import PROTOBUF, encode
 from k8spb._codec._content import MAGIC
 from k8spb._registry import class_for
 from k8spb._schema import Model
+from k8spb.testing._lru import BytesLRU, identity
 
 __all__ = ["ProtobufCache", "watch_frame"]
-
-_Key = tuple[str, str, str, str]
 
 
 def _varint(n: int) -> bytes:
@@ -61,9 +59,7 @@ class ProtobufCache:
     """Encodes Kubernetes-JSON dicts as protobuf, reusing the bytes of unchanged objects."""
 
     def __init__(self, size: int = 50_000) -> None:
-        self._size = size
-        self._items: OrderedDict[_Key, bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru = BytesLRU(size)
 
     def encode(self, obj: dict[str, Any], *, stored: bool = False) -> bytes:
         """The enveloped protobuf bytes of a top-level object or list.
@@ -80,64 +76,30 @@ class ProtobufCache:
                 and items_field.number == 2 and meta_field.number == 1 and isinstance(obj.get("items"), list)):
             return self._list(obj, items_field.cls, meta_field.cls)
         if stored:
-            return _envelope(api_version, kind, self._bare(cls, obj, api_version))
+            return _envelope(api_version, kind, self._bare_many(cls, [obj], api_version)[0])
         return encode(cls._from_json_dict(obj, kind), PROTOBUF)
 
-    @staticmethod
-    def _key(cls: type[Model], obj: dict[str, Any], api_version: str) -> _Key | None:
-        meta = obj.get("metadata") or {}
-        uid, rv = meta.get("uid"), meta.get("resourceVersion")
-        return (api_version, cls.__name__, str(uid), str(rv)) if uid and rv else None
-
-    @staticmethod
-    def _encode_bare(cls: type[Model], obj: dict[str, Any]) -> bytes:
-        data: bytes = cls._from_json_dict(obj, cls.__name__)._synced_pb().SerializeToString(deterministic=True)
-        return data
-
-    def _store(self, key: _Key, data: bytes) -> None:
-        """Remember ``data``; the caller holds the lock."""
-        self._items[key] = data
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    def _bare(self, cls: type[Model], obj: dict[str, Any], api_version: str) -> bytes:
-        key = self._key(cls, obj, api_version)
-        if key is not None:
-            with self._lock:
-                hit = self._items.get(key)
-                if hit is not None:
-                    self._items.move_to_end(key)
-                    return hit
-        data = self._encode_bare(cls, obj)
-        if key is not None:
-            with self._lock:
-                self._store(key, data)
-        return data
+    def _bare_many(self, cls: type[Model], objs: list[dict[str, Any]], api_version: str) -> list[bytes]:
+        """The bare protobuf bytes of stored objects: cached ones looked up under one lock, the rest encoded."""
+        keys = [(api_version, cls.__name__, *ident) if (ident := identity(o)) else None for o in objs]
+        found = self._lru.get_many(keys)
+        missed: list[tuple[Hashable | None, bytes]] = []
+        out: list[bytes] = []
+        for obj, key, raw in zip(objs, keys, found, strict=True):
+            if raw is None:
+                raw = cls._from_json_dict(obj, cls.__name__)._synced_pb().SerializeToString(deterministic=True)
+                missed.append((key, raw))
+            out.append(raw)
+        if missed:
+            self._lru.put_many(missed)
+        return out
 
     def _list(self, obj: dict[str, Any], item_cls: type[Model], meta_cls: type[Model] | None) -> bytes:
         api_version = obj["apiVersion"]
-        items: list[dict[str, Any]] = obj["items"]
-        keys = [self._key(item_cls, item, api_version) for item in items]
-        with self._lock:  # one pass under the lock for the hits; misses are encoded outside it
-            found: list[bytes | None] = []
-            for key in keys:
-                hit = self._items.get(key) if key is not None else None
-                if hit is not None:
-                    self._items.move_to_end(key)  # type: ignore[arg-type]
-                found.append(hit)
         parts: list[bytes] = []
         if meta_cls is not None:
             meta = meta_cls._from_json_dict(obj.get("metadata") or {}, "metadata")
             parts.append(_field(b"\x0a", meta._synced_pb().SerializeToString(deterministic=True)))
-        missed: list[tuple[_Key, bytes]] = []
-        for item, key, raw in zip(items, keys, found, strict=True):
-            if raw is None:
-                raw = self._encode_bare(item_cls, item)
-                if key is not None:
-                    missed.append((key, raw))
+        for raw in self._bare_many(item_cls, obj["items"], api_version):
             parts += (b"\x12", _varint(len(raw)), raw)
-        if missed:
-            with self._lock:
-                for key, raw in missed:
-                    self._store(key, raw)
         return _envelope(api_version, obj["kind"], b"".join(parts))

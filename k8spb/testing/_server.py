@@ -1008,7 +1008,7 @@ class _WatchStream:
         kind, api_version = self.rt.kind, self.rt.api_version
         if self.neg.transform == "PartialObjectMetadata":
             kind, api_version = "PartialObjectMetadata", f"meta.k8s.io/{self.neg.transform_version}"
-        self.send("BOOKMARK", {"kind": kind, "apiVersion": api_version, "metadata": meta})
+        self.send("BOOKMARK", {"kind": kind, "apiVersion": api_version, "metadata": meta}, stored=False)
         self.flush()
 
     def event(self, event: Any, labels: Any, fields: Any) -> None:
