@@ -19,8 +19,15 @@ from k8spb.testing._lru import BytesLRU, identity
 
 __all__ = ["ProtobufCache", "watch_frame"]
 
+_BYTE = [bytes((i,)) for i in range(0x80)]
+_ENVELOPE_TAIL = b"\x1a\x00\x22\x00"  # contentEncoding: "", contentType: ""
+
 
 def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _BYTE[n]
+    if n < 0x4000:  # most objects: one call per watch event, so the common sizes skip the loop
+        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -40,19 +47,37 @@ def _field(tag: bytes, data: bytes) -> bytes:
 _TYPE_META: dict[tuple[str, str], bytes] = {}
 
 
-def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+def _envelope_parts(api_version: str, kind: str, raw: bytes) -> tuple[bytes, ...]:
     """``k8s\\0`` + runtime.Unknown{typeMeta, raw, contentEncoding: "", contentType: ""}, as Go writes it."""
     meta = _TYPE_META.get((api_version, kind))
     if meta is None:
-        meta = _TYPE_META[(api_version, kind)] = _field(
-            b"\x0a", _field(b"\x0a", api_version.encode()) + _field(b"\x12", kind.encode()))
-    return b"".join((MAGIC, meta, b"\x12", _varint(len(raw)), raw, b"\x1a\x00\x22\x00"))
+        meta = _TYPE_META[(api_version, kind)] = MAGIC + _field(
+            b"\x0a", _field(b"\x0a", api_version.encode()) + _field(b"\x12", kind.encode())) + b"\x12"
+    return meta, _varint(len(raw)), raw, _ENVELOPE_TAIL
+
+
+def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+    return b"".join(_envelope_parts(api_version, kind, raw))
+
+
+_TYPE_FIELD = {t: _field(b"\x0a", t.encode()) for t in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")}
+
+
+def _type_field(event_type: str) -> bytes:
+    return _TYPE_FIELD.get(event_type) or _field(b"\x0a", event_type.encode())
 
 
 def watch_frame(event_type: str, enveloped: bytes) -> bytes:
     """One length-prefixed frame: meta/v1 WatchEvent{type, object: RawExtension{raw}}."""
-    body = _field(b"\x0a", event_type.encode()) + _field(b"\x12", _field(b"\x0a", enveloped))
-    return len(body).to_bytes(4, "big") + body
+    return _frame(_type_field(event_type), (enveloped,), len(enveloped))
+
+
+def _frame(type_field: bytes, parts: tuple[bytes, ...], size: int) -> bytes:
+    """A frame whose RawExtension.raw is ``parts`` joined (``size`` bytes in all)."""
+    raw_len = _varint(size)
+    ext_len = _varint(1 + len(raw_len) + size)
+    body_len = len(type_field) + 1 + len(ext_len) + 1 + len(raw_len) + size
+    return b"".join((body_len.to_bytes(4, "big"), type_field, b"\x12", ext_len, b"\x0a", raw_len, *parts))
 
 
 class ProtobufCache:
@@ -61,11 +86,11 @@ class ProtobufCache:
     def __init__(self, size: int = 50_000) -> None:
         self._lru = BytesLRU(size)
 
-    def encode(self, obj: dict[str, Any], *, stored: bool = False) -> bytes:
+    def encode(self, obj: dict[str, Any]) -> bytes:
         """The enveloped protobuf bytes of a top-level object or list.
 
-        List items are always stored objects; a single object is cached only when the caller says it
-        is one (``stored``), since a dry-run result shares uid and resourceVersion with the stored one.
+        List items are always stored objects, so their bytes are cached; a single object is encoded
+        afresh (it may be a dry-run result, which shares uid and resourceVersion with the stored one).
         """
         api_version, kind = obj["apiVersion"], obj["kind"]
         cls = class_for(api_version, kind)
@@ -75,9 +100,14 @@ class ProtobufCache:
         if (items_field is not None and items_field.cls is not None and meta_field is not None
                 and items_field.number == 2 and meta_field.number == 1 and isinstance(obj.get("items"), list)):
             return self._list(obj, items_field.cls, meta_field.cls)
-        if stored:
-            return _envelope(api_version, kind, self._bare_many(cls, [obj], api_version)[0])
         return encode(cls._from_json_dict(obj, kind), PROTOBUF)
+
+    def watch_frame(self, event_type: str, obj: dict[str, Any]) -> bytes:
+        """The watch frame of a stored object (its bytes cached; only stored objects may be passed)."""
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        raw = self._bare_many(class_for(api_version, kind), [obj], api_version)[0]
+        parts = _envelope_parts(api_version, kind, raw)
+        return _frame(_type_field(event_type), parts, len(parts[0]) + len(parts[1]) + len(raw) + len(_ENVELOPE_TAIL))
 
     def _bare_many(self, cls: type[Model], objs: list[dict[str, Any]], api_version: str) -> list[bytes]:
         """The bare protobuf bytes of stored objects: cached ones looked up under one lock, the rest encoded."""

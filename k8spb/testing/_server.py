@@ -466,9 +466,15 @@ class ApiServer:
             return yaml.safe_dump(obj, sort_keys=True, allow_unicode=True, default_flow_style=False).encode()
         return self._protobuf(obj)
 
-    def _protobuf(self, obj: Obj, *, stored: bool = False) -> bytes:
+    def _protobuf(self, obj: Obj) -> bytes:
         try:
-            return self._pb_cache.encode(obj, stored=stored)
+            return self._pb_cache.encode(obj)
+        except (DecodeError, EncodeError) as exc:
+            raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
+
+    def _protobuf_frame(self, event_type: str, obj: Obj) -> bytes:
+        try:
+            return self._pb_cache.watch_frame(event_type, obj)
         except (DecodeError, EncodeError) as exc:
             raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
 
@@ -994,7 +1000,10 @@ class _WatchStream:
             if self.neg.transform == "Table":
                 self.first_table = False
         if self.neg.format == "protobuf":
-            self._chunk(watch_frame(type_, self.server._protobuf(obj, stored=stored and not raw)))
+            if stored and not raw and self.neg.transform is None:
+                self._chunk(self.server._protobuf_frame(type_, obj))
+            else:
+                self._chunk(watch_frame(type_, self.server._protobuf(obj)))
         elif stored and not raw and self.neg.transform is None:
             self._chunk(self.server._json_cache.watch_line(type_, obj))
         else:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import copy
+import itertools
 import json
 import queue
 import threading
@@ -88,9 +90,14 @@ class Event:
     obj: Obj
     old: Obj | None = None
 
-    @property
-    def namespace(self) -> str:
-        return str(self.obj.get("metadata", {}).get("namespace", ""))
+    namespace: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.namespace = str(self.obj.get("metadata", {}).get("namespace", ""))
+
+
+def _event_rv(event: Event) -> int:
+    return event.rv
 
 
 @dataclass(eq=False)
@@ -685,7 +692,10 @@ class Store:
             if since is not None and since < self.compacted:
                 raise ApiError(410, "Expired", f"too old resource version: {since} ({self.compacted + 1})")
             w = Watcher(rt.storage_key, namespace if rt.namespaced else "")
-            replay = [e for e in self.log if e.rv > since and w.wants(e)] if since is not None else []
+            replay: list[Event] = []
+            if since is not None:  # the log is in resourceVersion order
+                start = bisect.bisect_right(self.log, since, key=_event_rv)
+                replay = [e for e in itertools.islice(self.log, start, None) if w.wants(e)]
             self.watchers.add(w)
             return w, replay, self.rv
 

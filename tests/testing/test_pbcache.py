@@ -17,18 +17,18 @@ def _cm(name: str, size: int) -> ConfigMap:
                      data={"payload": "x" * size})
 
 
-@pytest.mark.parametrize("size", [0, 100, 20_000])  # one- to three-byte length prefixes
+@pytest.mark.parametrize("size", [0, 100, 16_300, 20_000])  # one- to three-byte length prefixes, and across
 def test_single_object_and_frame_match_upb(size: int) -> None:
     cm = _cm("a", size)
     doc = {"apiVersion": "v1", "kind": "ConfigMap", **cm.to_dict()}
     cache = ProtobufCache()
     expected = k8spb.encode(cm, PB)
-    assert cache.encode(doc, stored=True) == expected
-    assert cache.encode(doc, stored=True) == expected  # from the cache
     assert cache.encode(doc) == expected
-    frame = watch_frame("MODIFIED", expected)
     body = WatchEvent(type="MODIFIED", object=cm)._synced_pb().SerializeToString(deterministic=True)
+    frame = watch_frame("MODIFIED", expected)
     assert frame == len(body).to_bytes(4, "big") + body
+    assert cache.watch_frame("MODIFIED", doc) == frame
+    assert cache.watch_frame("MODIFIED", doc) == frame  # from the cache
     (event,) = k8spb.WatchDecoder(PB, ConfigMap).feed(frame)
     assert event.type == "MODIFIED" and event.object == cm
 
@@ -38,7 +38,7 @@ def test_list_matches_upb_with_hits_and_misses() -> None:
     lst = ConfigMapList(metadata=ListMeta(resource_version="9", continue_="tok"), items=items)
     doc = {"apiVersion": "v1", "kind": "ConfigMapList", **lst.to_dict()}
     cache = ProtobufCache(size=3)
-    cache.encode({"apiVersion": "v1", "kind": "ConfigMap", **items[1].to_dict()}, stored=True)
+    cache.watch_frame("ADDED", {"apiVersion": "v1", "kind": "ConfigMap", **items[1].to_dict()})
     expected = k8spb.encode(lst, PB)
     assert cache.encode(doc) == expected  # one hit, four misses
     assert cache.encode(doc) == expected  # three hits (the cache holds three), two misses
