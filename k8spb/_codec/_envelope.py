@@ -14,11 +14,32 @@ from k8spb._registry import check_api_version, class_for
 from k8spb._schema import Model
 from k8spb.apimachinery.pkg.runtime import Unknown
 
-__all__ = ["decode_envelope", "encode_envelope", "parse_bare"]
+__all__ = ["ENVELOPE_TAIL", "decode_envelope", "encode_envelope", "envelope_head", "parse_bare"]
 
 _Unknown: Any = Unknown._pb_class()
 _SPLIT_ABOVE = 64 * 1024
 _TypeMeta: Any = message_factory.GetMessageClass(_Unknown.DESCRIPTOR.fields_by_name["typeMeta"].message_type)
+
+
+ENVELOPE_TAIL = b"\x1a\x00\x22\x00"
+"""How Go's envelope ends: contentEncoding and contentType, both empty."""
+
+
+def envelope_head(cls: type[Model]) -> bytes:
+    """What Go writes before raw's length when enveloping a ``cls`` object: magic, typeMeta, raw's tag.
+
+    A payload that starts with these bytes and ends with :data:`ENVELOPE_TAIL` after exactly raw's
+    length is a ``cls`` object in protobuf: its object bytes can be parsed without reading the envelope.
+    """
+    head = _HEADS.get(cls)
+    if head is None:
+        meta = _TypeMeta(apiVersion=cls.api_version, kind=cls.kind)  # type: ignore[attr-defined]
+        type_meta: bytes = _Unknown(typeMeta=meta).SerializeToString(deterministic=True)
+        head = _HEADS[cls] = MAGIC + type_meta + b"\x12"
+    return head
+
+
+_HEADS: dict[type[Model], bytes] = {}
 
 
 def decode_envelope(data: bytes | memoryview, into: type[Model] | None = None) -> Model:

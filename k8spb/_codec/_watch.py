@@ -10,7 +10,7 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 
 from k8spb._codec._content import media_type
 from k8spb._codec._document import model_from_document
-from k8spb._codec._envelope import decode_envelope
+from k8spb._codec._envelope import ENVELOPE_TAIL, decode_envelope, envelope_head
 from k8spb._errors import DecodeError
 from k8spb._schema import Model
 
@@ -20,6 +20,8 @@ MAX_FRAME = 16 * 1024 * 1024
 """Largest accepted protobuf frame (client-go's limit)."""
 
 EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
+
+_OBJECT_EVENTS = {ord(t[0]): (t, t.encode()) for t in EVENT_TYPES - {"ERROR"}}  # first letters differ
 
 K = TypeVar("K")
 
@@ -48,6 +50,9 @@ class WatchDecoder:
         else:
             raise DecodeError(f"unsupported watch content type {content_type!r}")
         self._into = into
+        self._head = b""  # envelope_head of ``into``, when frames may take the fast path
+        if self._protobuf and isinstance(into, type) and issubclass(into, Model) and hasattr(into, "kind"):
+            self._head, self._object_pb = envelope_head(into), into._pb_class()
         self._max = max_frame
         self._buf = bytearray()
         self._event_pb: Any = None
@@ -115,6 +120,7 @@ class WatchDecoder:
     def _frames(self, events: list[WatchEvent[Any]]) -> None:
         buf, pos = self._buf, 0
         view = memoryview(buf)
+        head = self._head
         try:
             while len(buf) - pos >= 4:
                 size = int.from_bytes(view[pos : pos + 4], "big")
@@ -122,12 +128,42 @@ class WatchDecoder:
                     raise DecodeError(f"watch frame of {size} bytes exceeds the {self._max}-byte limit")
                 if len(buf) - pos < 4 + size:
                     return
-                body = bytes(view[pos + 4 : pos + 4 + size])
-                pos += 4 + size
-                events.append(self._pb_event(body))
+                start = pos + 4
+                pos = start + size
+                event = self._go_event(buf, view, start, pos) if head else None
+                events.append(event or self._pb_event(bytes(view[start:pos])))
         finally:
             view.release()
             del buf[:pos]
+
+    def _go_event(self, buf: bytearray, view: memoryview, start: int, stop: int) -> WatchEvent[Any] | None:
+        """The event of a frame laid out byte for byte as Go writes one of the watched kind, else None.
+
+        Such a frame is read without upb parsing its WatchEvent and envelope (only the object itself);
+        any other frame, or one whose object upb rejects, goes the general way (and gets its errors).
+        """
+        try:
+            known = _OBJECT_EVENTS.get(buf[start + 2]) if buf[start] == 0x0A else None
+            if known is None or buf[start + 1] != len(known[1]) or not buf.startswith(known[1], start + 2):
+                return None
+            p = start + 2 + len(known[1])
+            if buf[p] != 0x12:  # WatchEvent.object
+                return None
+            n, p = _varint(buf, p + 1)
+            if p + n != stop or buf[p] != 0x0A:  # RawExtension.raw
+                return None
+            n, p = _varint(buf, p + 1)
+            head = self._head
+            if p + n != stop or not buf.startswith(head, p):
+                return None
+            n, p = _varint(buf, p + len(head))
+            end = stop - len(ENVELOPE_TAIL)
+            if p + n != end or not buf.startswith(ENVELOPE_TAIL, end):
+                return None
+            msg = self._object_pb.FromString(view[p:end])
+        except (IndexError, _PbDecodeError, RuntimeError, ValueError):
+            return None
+        return WatchEvent(known[0], self._into._wrap(msg))  # type: ignore[union-attr]
 
     def _pb_event(self, body: bytes) -> WatchEvent[Any]:
         if self._event_pb is None:
@@ -143,3 +179,20 @@ class WatchDecoder:
             raise DecodeError(f"unknown watch event type {kind!r}")
         into = None if kind == "ERROR" else self._into
         return WatchEvent(kind, decode_envelope(msg.object.raw, into))
+
+
+def _varint(buf: bytearray, p: int) -> tuple[int, int]:
+    """The varint at ``p`` and the position after it; IndexError when cut short or over ten bytes."""
+    b = buf[p]
+    if b < 0x80:
+        return b, p + 1
+    value, shift = b & 0x7F, 7
+    while True:
+        p += 1
+        b = buf[p]
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, p + 1
+        shift += 7
+        if shift > 63:
+            raise IndexError

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import k8spb
 from k8spb import WatchDecoder
 from k8spb.api.core.v1 import ConfigMap
 from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta, Status
 from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent as WireEvent
+from tests.conftest import TESTDATA
 
 
 def _pb_frame(kind: str, obj: k8spb.Model) -> bytes:
@@ -91,3 +95,99 @@ def test_events_before_a_bad_one_are_delivered(protobuf: bool) -> None:
         dec.feed(b"")
     with pytest.raises(k8spb.DecodeError):
         dec.close()
+
+
+# Frames laid out as Go writes them are read by a fast path (only the object goes through upb); every
+# other frame goes the general way. The two must agree on every input: same events, same errors.
+
+_GO_POD = TESTDATA / "HEAD" / "core.v1.Pod.pb"
+needs_fixtures = pytest.mark.skipif(not _GO_POD.is_file(), reason=f"Kubernetes fixtures not found at {_GO_POD}")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes(out + bytes((n,)))
+
+
+def _frame_of(event_type: bytes, raw: bytes) -> bytes:
+    ext = b"\x0a" + _varint(len(raw)) + raw
+    body = b"\x0a" + _varint(len(event_type)) + event_type + b"\x12" + _varint(len(ext)) + ext
+    return len(body).to_bytes(4, "big") + body
+
+
+def _outcome(frame: bytes, into: type[k8spb.Model], fast: bool) -> tuple[Any, ...]:
+    dec = WatchDecoder(k8spb.PROTOBUF, into)
+    if not fast:
+        dec._head = b""  # the general path only
+    try:
+        events = dec.feed(frame)
+        dec.close()
+    except k8spb.DecodeError as exc:
+        return ("error", str(exc))
+    try:
+        return ("ok", *((e.type, type(e.object), e.object.to_dict()) for e in events))
+    except k8spb.DecodeError as exc:  # a field that only fails when read
+        return ("error on read", str(exc))
+
+
+@needs_fixtures
+def test_go_frames_take_the_fast_path_and_decode_as_the_general_one() -> None:
+    from k8spb.api.core.v1 import Pod
+
+    raw = _GO_POD.read_bytes()
+    frame = _frame_of(b"MODIFIED", raw)
+    dec = WatchDecoder(k8spb.PROTOBUF, Pod)
+    assert dec._go_event(bytearray(frame), memoryview(frame), 4, len(frame)) is not None
+    (event,) = dec.feed(frame)
+    assert event.object == k8spb.decode(raw, into=Pod)
+    assert _outcome(frame, Pod, True) == _outcome(frame, Pod, False)
+
+
+def test_other_layouts_take_the_general_path() -> None:
+    cm = _cm("a", "1")
+    enveloped = k8spb.encode(cm, k8spb.PROTOBUF)
+    bare = cm._synced_pb().SerializeToString()
+    cases = {
+        "no content fields": enveloped[: -len(b"\x1a\x00\x22\x00")],
+        "content fields first": b"k8s\x00\x1a\x00\x22\x00" + enveloped[4:-4],
+        "other apiVersion": enveloped.replace(b"\x0a\x02v1", b"\x0a\x02v2", 1),
+        "JSON inside": b"k8s\x00\x0a\x0f\x0a\x02v1\x12\x09ConfigMap\x12" + _varint(len(cm_json := k8spb.encode(
+            cm, k8spb.JSON))) + cm_json + b"\x1a\x00\x22\x10application/json",
+        "raw twice": enveloped[:-4] + b"\x12" + _varint(len(bare)) + bare + b"\x1a\x00\x22\x00",
+    }
+    for name, raw in cases.items():
+        frame = _frame_of(b"ADDED", raw)
+        assert WatchDecoder(k8spb.PROTOBUF, ConfigMap)._go_event(bytearray(frame), memoryview(frame), 4,
+                                                                  len(frame)) is None, name
+        assert _outcome(frame, ConfigMap, True) == _outcome(frame, ConfigMap, False), name
+    with pytest.raises(k8spb.DecodeError, match="apiVersion"):
+        WatchDecoder(k8spb.PROTOBUF, ConfigMap).feed(_frame_of(b"ADDED", cases["other apiVersion"]))
+    (event,) = WatchDecoder(k8spb.PROTOBUF, ConfigMap).feed(_frame_of(b"ADDED", cases["JSON inside"]))
+    assert event.object == cm
+
+
+@needs_fixtures
+@settings(deadline=None, derandomize=True, database=None, max_examples=400)
+@given(st.data())
+def test_fast_and_general_paths_agree_on_mutated_frames(data: st.DataObject) -> None:
+    from k8spb.api.core.v1 import Pod
+
+    cls = data.draw(st.sampled_from([Pod, ConfigMap]), "kind")
+    raw = _GO_POD.read_bytes() if cls is Pod else k8spb.encode(_cm("a", "7"), k8spb.PROTOBUF)
+    event_type = data.draw(st.sampled_from([b"ADDED", b"MODIFIED", b"DELETED", b"BOOKMARK", b"ERROR", b"MODIFIEX"]))
+    frame = bytearray(_frame_of(event_type, raw))
+    for _ in range(data.draw(st.integers(1, 3), "mutations")):
+        i = data.draw(st.integers(4, len(frame) - 1), "at")
+        how = data.draw(st.sampled_from(["set", "insert", "delete"]), "how")
+        if how == "set":
+            frame[i] = data.draw(st.integers(0, 255), "byte")
+        elif how == "insert":
+            frame.insert(i, data.draw(st.integers(0, 255), "byte"))
+        else:
+            del frame[i]
+    if data.draw(st.booleans(), "fix the length prefix"):
+        frame[:4] = (len(frame) - 4).to_bytes(4, "big")
+    assert _outcome(bytes(frame), cls, True) == _outcome(bytes(frame), cls, False)
