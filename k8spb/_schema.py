@@ -604,6 +604,7 @@ class Field:
     """
 
     __slots__ = (
+        "_from_pb",
         "attr",
         "cls",
         "container",
@@ -634,6 +635,14 @@ class Field:
         self.cls: type[Model] | None = None
         self.owner: type[Model] | None = None
         self.number = 0
+        # the conversion __get__ uses for a protobuf source: the general one, or a shortcut for the
+        # commonest fields (a message or a scalar, not inlined in a parent)
+        self._from_pb = self.from_pb
+        if not self.prefix and container == "":
+            if kind == "m":
+                self._from_pb = self._message_from_pb
+            elif self.kind is not None and not self.kind.msg:
+                self._from_pb = self._scalar_from_pb
 
     def __repr__(self) -> str:
         return f"<Field {self.attr} json={self.key!r} proto={'.'.join(self.path)}>"
@@ -643,8 +652,9 @@ class Field:
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return None  # the dataclass default
-        value = self.peek_source(obj)
-        setattr(obj, self.attr, value)
+        pb = obj._pb
+        value = self._from_pb(pb) if pb is not None else self.peek_source(obj)
+        obj.__dict__[self.attr] = value
         return value
 
     def peek_source(self, obj: Model) -> Any:
@@ -728,6 +738,25 @@ class Field:
         except (ValueError, OverflowError, RecursionError) as exc:  # corrupt input: see _located
             owner = self.owner.__name__ if self.owner is not None else "?"
             raise _located(exc, f"{owner}.{self.key}") from None
+
+    def _message_from_pb(self, pb: Any) -> Any:
+        """from_pb for a single model field of the message itself."""
+        name = self.leaf
+        if not pb.HasField(name):
+            return None
+        obj = object.__new__(self.cls)  # type: ignore[arg-type]
+        obj._pb = getattr(pb, name)
+        return obj
+
+    def _scalar_from_pb(self, pb: Any) -> Any:
+        """from_pb for a single scalar field of the message itself."""
+        name = self.leaf
+        v = getattr(pb, name)
+        if v or pb.HasField(name):
+            if v.__class__ is bytes and self.utf8:
+                return self.from_pb(pb)  # raises the located error
+            return v
+        return None
 
     def _model_from_pb(self, msg: Any) -> Any:
         code = self.kind_code
