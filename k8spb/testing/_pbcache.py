@@ -69,15 +69,15 @@ def _type_field(event_type: str) -> bytes:
 
 def watch_frame(event_type: str, enveloped: bytes) -> bytes:
     """One length-prefixed frame: meta/v1 WatchEvent{type, object: RawExtension{raw}}."""
-    return _frame(_type_field(event_type), (enveloped,), len(enveloped))
+    return _frame_head(_type_field(event_type), len(enveloped)) + enveloped
 
 
-def _frame(type_field: bytes, parts: tuple[bytes, ...], size: int) -> bytes:
-    """A frame whose RawExtension.raw is ``parts`` joined (``size`` bytes in all)."""
+def _frame_head(type_field: bytes, size: int) -> bytes:
+    """A frame up to its RawExtension.raw, which is ``size`` bytes long and follows."""
     raw_len = _varint(size)
     ext_len = _varint(1 + len(raw_len) + size)
     body_len = len(type_field) + 1 + len(ext_len) + 1 + len(raw_len) + size
-    return b"".join((body_len.to_bytes(4, "big"), type_field, b"\x12", ext_len, b"\x0a", raw_len, *parts))
+    return b"".join((body_len.to_bytes(4, "big"), type_field, b"\x12", ext_len, b"\x0a", raw_len))
 
 
 class ProtobufCache:
@@ -102,12 +102,16 @@ class ProtobufCache:
             return self._list(obj, items_field.cls, meta_field.cls)
         return encode(cls._from_json_dict(obj, kind), PROTOBUF)
 
-    def watch_frame(self, event_type: str, obj: dict[str, Any]) -> bytes:
-        """The watch frame of a stored object (its bytes cached; only stored objects may be passed)."""
+    def watch_frame_parts(self, event_type: str, obj: dict[str, Any]) -> tuple[bytes, ...]:
+        """The watch frame of a stored object, in parts to write in order (its bytes are cached).
+
+        Only stored objects may be passed: their (uid, resourceVersion) names their content.
+        """
         api_version, kind = obj["apiVersion"], obj["kind"]
         raw = self._bare_many(class_for(api_version, kind), [obj], api_version)[0]
-        parts = _envelope_parts(api_version, kind, raw)
-        return _frame(_type_field(event_type), parts, len(parts[0]) + len(parts[1]) + len(raw) + len(_ENVELOPE_TAIL))
+        meta, raw_len, raw, tail = _envelope_parts(api_version, kind, raw)
+        size = len(meta) + len(raw_len) + len(raw) + len(tail)
+        return _frame_head(_type_field(event_type), size) + meta + raw_len, raw, tail
 
     def _bare_many(self, cls: type[Model], objs: list[dict[str, Any]], api_version: str) -> list[bytes]:
         """The bare protobuf bytes of stored objects: cached ones looked up under one lock, the rest encoded."""

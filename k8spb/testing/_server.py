@@ -472,9 +472,9 @@ class ApiServer:
         except (DecodeError, EncodeError) as exc:
             raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
 
-    def _protobuf_frame(self, event_type: str, obj: Obj) -> bytes:
+    def _protobuf_frame(self, event_type: str, obj: Obj) -> tuple[bytes, ...]:
         try:
-            return self._pb_cache.watch_frame(event_type, obj)
+            return self._pb_cache.watch_frame_parts(event_type, obj)
         except (DecodeError, EncodeError) as exc:
             raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
 
@@ -939,6 +939,26 @@ class ApiServer:
             h.close_connection = True
 
 
+def send_all(conn: socket.socket, parts: list[bytes]) -> None:
+    """Write ``parts`` in order: gathered by sendmsg on a plain socket (no copy), joined for TLS."""
+    if isinstance(conn, ssl.SSLSocket):
+        conn.sendall(b"".join(parts))
+        return
+    views = [memoryview(p) for p in parts if p]
+    while views:
+        sent = conn.sendmsg(views[:_IOV_MAX])
+        done = 0
+        while done < len(views) and sent >= len(views[done]):
+            sent -= len(views[done])
+            done += 1
+        del views[:done]
+        if sent:
+            views[0] = views[0][sent:]
+
+
+_IOV_MAX = 1024  # the most buffers one sendmsg may take on Linux
+
+
 def closed_by_peer(conn: socket.socket) -> bool:
     """Whether the client hung up (peeks at the raw socket; TLS sockets cannot peek)."""
     try:
@@ -964,32 +984,35 @@ class _WatchStream:
         self.first_table = True
         self.last_sent = time.monotonic()
         self.sent = 0
-        self._pending = bytearray()
+        self._pending: list[bytes] = []
+        self._size = 0
 
     def closed_by_peer(self) -> bool:
         return closed_by_peer(self.req.h.connection)
 
-    def _chunk(self, data: bytes) -> None:
-        """Queue one event's bytes; they go out at the next :meth:`flush` (or at 64 KiB).
+    def _chunk(self, *parts: bytes) -> None:
+        """Queue one event's bytes (in parts); they go out at the next :meth:`flush` (or at 64 KiB).
 
         Like Go's buffered response writer, one HTTP chunk may carry several events.
         """
         cut = self.req.h.cut
         if cut is not None and self.sent >= cut.after_events:
-            self._pending += data[: len(data) // 2]
+            data = b"".join(parts)
+            self._pending.append(data[: len(data) // 2])
+            self._size += len(data) // 2
             self.flush()
             raise _CutHere
-        self._pending += data
+        self._pending += parts
+        self._size += sum(map(len, parts))
         self.sent += 1
-        if len(self._pending) >= 65536:
+        if self._size >= 65536:
             self.flush()
 
     def flush(self) -> None:
         if self._pending:
-            w = self.req.h.wfile
-            w.write(b"%x\r\n%s\r\n" % (len(self._pending), self._pending))
-            w.flush()
+            send_all(self.req.h.connection, [b"%x\r\n" % self._size, *self._pending, b"\r\n"])
             self._pending.clear()
+            self._size = 0
             self.last_sent = time.monotonic()
 
     def send(self, type_: str, obj: Obj, raw: bool = False, stored: bool = True) -> None:
@@ -1001,7 +1024,7 @@ class _WatchStream:
                 self.first_table = False
         if self.neg.format == "protobuf":
             if stored and not raw and self.neg.transform is None:
-                self._chunk(self.server._protobuf_frame(type_, obj))
+                self._chunk(*self.server._protobuf_frame(type_, obj))
             else:
                 self._chunk(watch_frame(type_, self.server._protobuf(obj)))
         elif stored and not raw and self.neg.transform is None:

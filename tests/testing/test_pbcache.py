@@ -27,8 +27,8 @@ def test_single_object_and_frame_match_upb(size: int) -> None:
     body = WatchEvent(type="MODIFIED", object=cm)._synced_pb().SerializeToString(deterministic=True)
     frame = watch_frame("MODIFIED", expected)
     assert frame == len(body).to_bytes(4, "big") + body
-    assert cache.watch_frame("MODIFIED", doc) == frame
-    assert cache.watch_frame("MODIFIED", doc) == frame  # from the cache
+    assert b"".join(cache.watch_frame_parts("MODIFIED", doc)) == frame
+    assert b"".join(cache.watch_frame_parts("MODIFIED", doc)) == frame  # from the cache
     (event,) = k8spb.WatchDecoder(PB, ConfigMap).feed(frame)
     assert event.type == "MODIFIED" and event.object == cm
 
@@ -38,7 +38,7 @@ def test_list_matches_upb_with_hits_and_misses() -> None:
     lst = ConfigMapList(metadata=ListMeta(resource_version="9", continue_="tok"), items=items)
     doc = {"apiVersion": "v1", "kind": "ConfigMapList", **lst.to_dict()}
     cache = ProtobufCache(size=3)
-    cache.watch_frame("ADDED", {"apiVersion": "v1", "kind": "ConfigMap", **items[1].to_dict()})
+    cache.watch_frame_parts("ADDED", {"apiVersion": "v1", "kind": "ConfigMap", **items[1].to_dict()})  # caches item 1
     expected = k8spb.encode(lst, PB)
     assert cache.encode(doc) == expected  # one hit, four misses
     assert cache.encode(doc) == expected  # three hits (the cache holds three), two misses

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -465,3 +467,25 @@ def test_watch_burst_is_batched_but_complete(srv: ApiServer, http: httpx.Client)
     decoder.close()
     assert [e.object.metadata.name for e in events] == [f"p{i}" for i in range(300)]
     assert len(chunks) < 100  # a burst is written in few socket writes, not one per event
+
+
+def test_send_all_writes_everything_through_partial_sends() -> None:
+    from k8spb.testing._server import send_all
+
+    a, b = socket.socketpair()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    a.settimeout(10)  # a socket with a timeout is non-blocking underneath: sendmsg sends what fits
+    parts = [bytes([i % 251]) * (i * 37 % 5000) for i in range(3000)]  # more parts than one sendmsg takes
+    got = bytearray()
+
+    def read() -> None:
+        while data := b.recv(1500):
+            got.extend(data)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    with a, b:
+        send_all(a, parts)
+        a.shutdown(socket.SHUT_WR)
+        reader.join(30)
+    assert got == b"".join(parts)
