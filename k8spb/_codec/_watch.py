@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -21,7 +22,10 @@ MAX_FRAME = 16 * 1024 * 1024
 
 EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
 
-_OBJECT_EVENTS = {ord(t[0]): (t, t.encode()) for t in EVENT_TYPES - {"ERROR"}}  # first letters differ
+# event type -> the bytes a Go frame starts with: WatchEvent.type's tag, length and text, then object's tag
+_OBJECT_EVENTS = {ord(t[0]): (t, b"\x0a" + bytes((len(t),)) + t.encode() + b"\x12")  # first letters differ
+                  for t in EVENT_TYPES - {"ERROR"}}
+_U32 = struct.Struct(">I").unpack_from
 
 K = TypeVar("K")
 
@@ -123,7 +127,7 @@ class WatchDecoder:
         head = self._head
         try:
             while len(buf) - pos >= 4:
-                size = int.from_bytes(view[pos : pos + 4], "big")
+                (size,) = _U32(buf, pos)
                 if size > self._max:
                     raise DecodeError(f"watch frame of {size} bytes exceeds the {self._max}-byte limit")
                 if len(buf) - pos < 4 + size:
@@ -143,13 +147,10 @@ class WatchDecoder:
         any other frame, or one whose object upb rejects, goes the general way (and gets its errors).
         """
         try:
-            known = _OBJECT_EVENTS.get(buf[start + 2]) if buf[start] == 0x0A else None
-            if known is None or buf[start + 1] != len(known[1]) or not buf.startswith(known[1], start + 2):
+            known = _OBJECT_EVENTS.get(buf[start + 2])
+            if known is None or not buf.startswith(known[1], start):
                 return None
-            p = start + 2 + len(known[1])
-            if buf[p] != 0x12:  # WatchEvent.object
-                return None
-            n, p = _varint(buf, p + 1)
+            n, p = _varint(buf, start + len(known[1]))  # WatchEvent.object
             if p + n != stop or buf[p] != 0x0A:  # RawExtension.raw
                 return None
             n, p = _varint(buf, p + 1)
