@@ -26,6 +26,7 @@ EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
 _OBJECT_EVENTS = {ord(t[0]): (t, b"\x0a" + bytes((len(t),)) + t.encode() + b"\x12")  # first letters differ
                   for t in EVENT_TYPES - {"ERROR"}}
 _U32 = struct.Struct(">I").unpack_from
+_SEEN_SIZES = 4096
 
 K = TypeVar("K")
 
@@ -55,6 +56,7 @@ class WatchDecoder:
             raise DecodeError(f"unsupported watch content type {content_type!r}")
         self._into = into
         self._head = b""  # envelope_head of ``into``, when frames may take the fast path
+        self._seen: dict[int, tuple[str, bytes]] = {}  # frame size and type -> header of a Go frame of them
         if self._protobuf and isinstance(into, type) and issubclass(into, Model) and hasattr(into, "kind"):
             self._head, self._object_pb = envelope_head(into), into._pb_class()
         self._max = max_frame
@@ -147,24 +149,36 @@ class WatchDecoder:
         any other frame, or one whose object upb rejects, goes the general way (and gets its errors).
         """
         try:
-            known = _OBJECT_EVENTS.get(buf[start + 2])
-            if known is None or not buf.startswith(known[1], start):
-                return None
-            n, p = _varint(buf, start + len(known[1]))  # WatchEvent.object
-            if p + n != stop or buf[p] != 0x0A:  # RawExtension.raw
-                return None
-            n, p = _varint(buf, p + 1)
-            head = self._head
-            if p + n != stop or not buf.startswith(head, p):
-                return None
-            n, p = _varint(buf, p + len(head))
+            key = (stop - start) << 8 | buf[start + 2]  # the frame's size and its type's first letter
+            seen = self._seen.get(key)
+            if seen is not None and buf.startswith(seen[1], start):
+                # same size and the same header bytes up to the object: the same lengths, all checked
+                event_type, p = seen[0], start + len(seen[1])
+            else:
+                known = _OBJECT_EVENTS.get(buf[start + 2])
+                if known is None or not buf.startswith(known[1], start):
+                    return None
+                n, p = _varint(buf, start + len(known[1]))  # WatchEvent.object
+                if p + n != stop or buf[p] != 0x0A:  # RawExtension.raw
+                    return None
+                n, p = _varint(buf, p + 1)
+                head = self._head
+                if p + n != stop or not buf.startswith(head, p):
+                    return None
+                n, p = _varint(buf, p + len(head))
+                if p + n != stop - len(ENVELOPE_TAIL):
+                    return None
+                event_type = known[0]
+                if len(self._seen) >= _SEEN_SIZES:
+                    self._seen.clear()
+                self._seen[key] = (event_type, bytes(buf[start:p]))
             end = stop - len(ENVELOPE_TAIL)
-            if p + n != end or not buf.startswith(ENVELOPE_TAIL, end):
+            if not buf.startswith(ENVELOPE_TAIL, end):
                 return None
             msg = self._object_pb.FromString(view[p:end])
         except (IndexError, _PbDecodeError, RuntimeError, ValueError):
             return None
-        return WatchEvent(known[0], self._into._wrap(msg))  # type: ignore[union-attr]
+        return WatchEvent(event_type, self._into._wrap(msg))  # type: ignore[union-attr]
 
     def _pb_event(self, body: bytes) -> WatchEvent[Any]:
         if self._event_pb is None:

@@ -118,11 +118,13 @@ def _frame_of(event_type: bytes, raw: bytes) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def _outcome(frame: bytes, into: type[k8spb.Model], fast: bool) -> tuple[Any, ...]:
+def _outcome(frame: bytes, into: type[k8spb.Model], fast: bool, after: bytes = b"") -> tuple[Any, ...]:
+    """What decoding ``frame`` gives (after the frame ``after``, whose header the fast path remembers)."""
     dec = WatchDecoder(k8spb.PROTOBUF, into)
     if not fast:
         dec._head = b""  # the general path only
     try:
+        dec.feed(after)
         events = dec.feed(frame)
         dec.close()
     except k8spb.DecodeError as exc:
@@ -191,3 +193,22 @@ def test_fast_and_general_paths_agree_on_mutated_frames(data: st.DataObject) -> 
     if data.draw(st.booleans(), "fix the length prefix"):
         frame[:4] = (len(frame) - 4).to_bytes(4, "big")
     assert _outcome(bytes(frame), cls, True) == _outcome(bytes(frame), cls, False)
+    # after a good frame of the same size and type, whose header the fast path then remembers
+    good = _frame_of(event_type, raw)
+    if len(good) == len(frame):
+        assert _outcome(bytes(frame), cls, True, good) == _outcome(bytes(frame), cls, False, good)
+
+
+@needs_fixtures
+@settings(deadline=None, derandomize=True, database=None, max_examples=300)
+@given(st.data())
+def test_a_remembered_header_is_only_reused_for_the_same_bytes(data: st.DataObject) -> None:
+    from k8spb.api.core.v1 import Pod
+
+    raw = _GO_POD.read_bytes()
+    good = _frame_of(b"MODIFIED", raw)
+    frame = bytearray(good)  # same size: one byte changed, anywhere (the header and tail most often)
+    i = data.draw(st.integers(4, 80) | st.integers(len(frame) - 8, len(frame) - 1) | st.integers(4, len(frame) - 1),
+                  "at")
+    frame[i] = data.draw(st.integers(0, 255).filter(lambda b: b != good[i]), "byte")
+    assert _outcome(bytes(frame), Pod, True, good) == _outcome(bytes(frame), Pod, False, good)
