@@ -41,7 +41,13 @@ class BytesLRU:
         return out
 
     def get(self, key: Hashable | None) -> bytes | None:
-        return self.get_many((key,))[0]
+        if key is None:
+            return None
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
 
     def put_many(self, entries: Iterable[tuple[Hashable | None, bytes]]) -> None:
         with self._lock:

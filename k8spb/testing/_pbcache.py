@@ -108,7 +108,11 @@ class ProtobufCache:
         Only stored objects may be passed: their (uid, resourceVersion) names their content.
         """
         api_version, kind = obj["apiVersion"], obj["kind"]
-        raw = self._bare_many(class_for(api_version, kind), [obj], api_version)[0]
+        cls = class_for(api_version, kind)
+        ident = identity(obj)
+        raw = self._lru.get((api_version, cls.__name__, *ident) if ident else None)  # as _bare_many keys it
+        if raw is None:
+            raw = self._bare_many(cls, [obj], api_version)[0]
         meta, raw_len, raw, tail = _envelope_parts(api_version, kind, raw)
         size = len(meta) + len(raw_len) + len(raw) + len(tail)
         return _frame_head(_type_field(event_type), size) + meta + raw_len, raw, tail
