@@ -11,6 +11,7 @@ import select
 import shutil
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -172,6 +173,12 @@ class _HTTPServer(ThreadingHTTPServer):
         with tls:
             tls.settimeout(None)
             super().finish_request(tls, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up or resets its connection is not an error (others are printed)."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Request:

@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -489,3 +490,15 @@ def test_send_all_writes_everything_through_partial_sends() -> None:
         a.shutdown(socket.SHUT_WR)
         reader.join(30)
     assert got == b"".join(parts)
+
+
+def test_a_client_resetting_its_connection_is_not_reported_as_an_error(
+        srv: ApiServer, capsys: pytest.CaptureFixture[str]) -> None:
+    host, port = srv.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(f"GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {srv.token}\r\n\r\n".encode())
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    time.sleep(0.3)  # the server's connection thread reads the reset
+    assert "Exception occurred" not in capsys.readouterr().err
+    assert httpx.get(f"{srv.url}/version", headers={"Authorization": f"Bearer {srv.token}"}).status_code == 200
