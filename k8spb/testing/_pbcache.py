@@ -74,10 +74,19 @@ def watch_frame(event_type: str, enveloped: bytes) -> bytes:
 
 def _frame_head(type_field: bytes, size: int) -> bytes:
     """A frame up to its RawExtension.raw, which is ``size`` bytes long and follows."""
-    raw_len = _varint(size)
-    ext_len = _varint(1 + len(raw_len) + size)
-    body_len = len(type_field) + 1 + len(ext_len) + 1 + len(raw_len) + size
-    return b"".join((body_len.to_bytes(4, "big"), type_field, b"\x12", ext_len, b"\x0a", raw_len))
+    head = _FRAME_HEADS.get((type_field, size))
+    if head is None:
+        raw_len = _varint(size)
+        ext_len = _varint(1 + len(raw_len) + size)
+        body_len = len(type_field) + 1 + len(ext_len) + 1 + len(raw_len) + size
+        head = b"".join((body_len.to_bytes(4, "big"), type_field, b"\x12", ext_len, b"\x0a", raw_len))
+        if len(_FRAME_HEADS) >= 4096:
+            _FRAME_HEADS.clear()
+        _FRAME_HEADS[(type_field, size)] = head
+    return head
+
+
+_FRAME_HEADS: dict[tuple[bytes, int], bytes] = {}  # objects of one kind often share a size
 
 
 class ProtobufCache:

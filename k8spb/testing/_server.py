@@ -1060,7 +1060,7 @@ class _WatchStream:
             if now and not before:
                 self.send("ADDED", obj)
             elif before and not now:
-                old = shared(rt, event.old)
+                old = {**shared(rt, event.old)}  # a top-level copy: its metadata is replaced
                 old["metadata"] = {**old["metadata"], "resourceVersion": obj["metadata"]["resourceVersion"]}
                 self.send("DELETED", old, stored=False)  # old content under the new resourceVersion
             elif now:

@@ -268,8 +268,9 @@ class Store:
 
     @staticmethod
     def shared(rt: ResourceType, obj: Obj) -> Obj:
-        """A stored object as ``rt``'s version serves it, sharing everything below the top level: read only."""
-        return {**obj, "apiVersion": rt.api_version}
+        """A stored object as ``rt``'s version serves it, sharing everything (or all but the top level): read only."""
+        api_version = rt.api_version
+        return obj if obj.get("apiVersion") == api_version else {**obj, "apiVersion": api_version}
 
     # ------------------------------------------------------------------ reads
 
