@@ -604,7 +604,6 @@ class Field:
     """
 
     __slots__ = (
-        "_from_pb",
         "attr",
         "cls",
         "container",
@@ -635,14 +634,6 @@ class Field:
         self.cls: type[Model] | None = None
         self.owner: type[Model] | None = None
         self.number = 0
-        # the conversion __get__ uses for a protobuf source: the general one, or a shortcut for the
-        # commonest fields (a message or a scalar, not inlined in a parent)
-        self._from_pb = self.from_pb
-        if not self.prefix and container == "":
-            if kind == "m":
-                self._from_pb = self._message_from_pb
-            elif self.kind is not None and not self.kind.msg:
-                self._from_pb = self._scalar_from_pb
 
     def __repr__(self) -> str:
         return f"<Field {self.attr} json={self.key!r} proto={'.'.join(self.path)}>"
@@ -653,7 +644,7 @@ class Field:
         if obj is None:
             return None  # the dataclass default
         pb = obj._pb
-        value = self._from_pb(pb) if pb is not None else self.peek_source(obj)
+        value = self.from_pb(pb) if pb is not None else self.peek_source(obj)
         obj.__dict__[self.attr] = value
         return value
 
@@ -738,25 +729,6 @@ class Field:
         except (ValueError, OverflowError, RecursionError) as exc:  # corrupt input: see _located
             owner = self.owner.__name__ if self.owner is not None else "?"
             raise _located(exc, f"{owner}.{self.key}") from None
-
-    def _message_from_pb(self, pb: Any) -> Any:
-        """from_pb for a single model field of the message itself."""
-        name = self.leaf
-        if not pb.HasField(name):
-            return None
-        obj = object.__new__(self.cls)  # type: ignore[arg-type]
-        obj._pb = getattr(pb, name)
-        return obj
-
-    def _scalar_from_pb(self, pb: Any) -> Any:
-        """from_pb for a single scalar field of the message itself."""
-        name = self.leaf
-        v = getattr(pb, name)
-        if v or pb.HasField(name):
-            if v.__class__ is bytes and self.utf8:
-                return self.from_pb(pb)  # raises the located error
-            return v
-        return None
 
     def _model_from_pb(self, msg: Any) -> Any:
         code = self.kind_code
@@ -1051,6 +1023,58 @@ def _need_dict(v: Any, path: str) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise _bad(path, "an object", v)
     return v
+
+
+
+class _OwnMessageField(Field):
+    """A single model field of the message itself (no inlined parent): the commonest kind, read inline."""
+
+    __slots__ = ()
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None
+        pb = obj._pb
+        if pb is None:
+            value = self.peek_source(obj)
+        elif pb.HasField(self.leaf):
+            value = object.__new__(self.cls)  # type: ignore[arg-type]
+            value._pb = getattr(pb, self.leaf)
+        else:
+            value = None
+        obj.__dict__[self.attr] = value
+        return value
+
+
+class _OwnScalarField(Field):
+    """A single scalar field of the message itself (no inlined parent), read inline."""
+
+    __slots__ = ()
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None
+        pb = obj._pb
+        if pb is None:
+            value = self.peek_source(obj)
+        else:
+            value = getattr(pb, self.leaf)
+            if value.__class__ is bytes and self.utf8:
+                value = self.from_pb(pb)  # raises the located error
+            elif not value and not pb.HasField(self.leaf):
+                value = None
+        obj.__dict__[self.attr] = value
+        return value
+
+
+def _field(attr: str, key: str, path: tuple[str, ...], kind: str, container: str, ref: str | None) -> Field:
+    """The Field for one spec: a specialised one for the commonest shapes."""
+    if len(path) == 1 and container == "":
+        if kind == "m":
+            return _OwnMessageField(attr, key, path, kind, container, ref)
+        if kind in KINDS and not KINDS[kind].msg:
+            return _OwnScalarField(attr, key, path, kind, container, ref)
+    return Field(attr, key, path, kind, container, ref)
 
 
 class MessageSchema:
@@ -1386,7 +1410,7 @@ def model(full_name: str, specs: Iterable[FieldSpec]) -> Callable[[type[M]], typ
     """
 
     def decorate(cls: type[M]) -> type[M]:
-        fields = tuple(Field(a, k, tuple(p.split(".")), kind, cont, ref) for a, k, p, kind, cont, ref in specs)
+        fields = tuple(_field(a, k, tuple(p.split(".")), kind, cont, ref) for a, k, p, kind, cont, ref in specs)
         for f in fields:
             f.owner = cls
             setattr(cls, f.attr, f)
