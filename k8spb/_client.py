@@ -312,7 +312,8 @@ class Client(_Core):
             decoder = WatchDecoder(response.headers.get("content-type") or JSON, into)
             for chunk in response.iter_raw():
                 for event in decoder.feed(chunk):
-                    _raise_error_event(sent, event)
+                    if event.type == "ERROR":
+                        _raise_error_event(sent, event)
                     yield event
             decoder.close()
         except httpx.HTTPError as exc:
@@ -429,7 +430,8 @@ class AsyncClient(_Core):
             decoder = WatchDecoder(response.headers.get("content-type") or JSON, into)
             async for chunk in response.aiter_raw():
                 for event in decoder.feed(chunk):
-                    _raise_error_event(sent, event)
+                    if event.type == "ERROR":
+                        _raise_error_event(sent, event)
                     yield event
             decoder.close()
         except httpx.HTTPError as exc:
@@ -448,8 +450,7 @@ class AsyncClient(_Core):
 
 
 def _raise_error_event(sent: Request, event: WatchEvent[Any]) -> None:
-    if event.type != "ERROR":
-        return
+    """Raise a watch ERROR event as the ApiError its Status describes."""
     from k8spb._errors import api_error
 
     st = event.object
