@@ -178,7 +178,12 @@ class WatchDecoder:
             msg = self._object_pb.FromString(view[p:end])
         except (IndexError, _PbDecodeError, RuntimeError, ValueError):
             return None
-        return WatchEvent(event_type, self._into._wrap(msg))  # type: ignore[union-attr]
+        obj = _new(self._into)  # type: ignore[arg-type]  # Model._wrap, inline
+        obj._pb = msg
+        event = _new(WatchEvent)  # the frozen dataclass's __init__, without its setattr round trips
+        _set_type(event, event_type)
+        _set_object(event, obj)
+        return event
 
     def _pb_event(self, body: bytes) -> WatchEvent[Any]:
         if self._event_pb is None:
@@ -194,6 +199,11 @@ class WatchDecoder:
             raise DecodeError(f"unknown watch event type {kind!r}")
         into = None if kind == "ERROR" else self._into
         return WatchEvent(kind, decode_envelope(msg.object.raw, into))
+
+
+_new = object.__new__
+_set_type: Any = vars(WatchEvent)["type"].__set__  # the slots' own descriptors
+_set_object: Any = vars(WatchEvent)["object"].__set__
 
 
 def _varint(buf: bytearray, p: int) -> tuple[int, int]:
