@@ -1025,29 +1025,12 @@ def _need_dict(v: Any, path: str) -> dict[str, Any]:
     return v
 
 
+class _OwnField(Field):
+    """A single model or scalar field of the message itself (no inlined parent): the commonest shapes.
 
-class _OwnMessageField(Field):
-    """A single model field of the message itself (no inlined parent): the commonest kind, read inline."""
-
-    __slots__ = ()
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return None
-        pb = obj._pb
-        if pb is None:
-            value = self.peek_source(obj)
-        elif pb.HasField(self.leaf):
-            value = object.__new__(self.cls)  # type: ignore[arg-type]
-            value._pb = getattr(pb, self.leaf)
-        else:
-            value = None
-        obj.__dict__[self.attr] = value
-        return value
-
-
-class _OwnScalarField(Field):
-    """A single scalar field of the message itself (no inlined parent), read inline."""
+    Its ``__get__`` converts a protobuf value inline, as ``from_pb`` would, in one Python frame: these
+    are the fields a watch or list consumer reads on every object.
+    """
 
     __slots__ = ()
 
@@ -1057,6 +1040,12 @@ class _OwnScalarField(Field):
         pb = obj._pb
         if pb is None:
             value = self.peek_source(obj)
+        elif self.kind_code == "m":
+            if pb.HasField(self.leaf):
+                value = object.__new__(self.cls)  # type: ignore[arg-type]  # _model_from_pb, inline
+                value._pb = getattr(pb, self.leaf)
+            else:
+                value = None
         else:
             value = getattr(pb, self.leaf)
             if value.__class__ is bytes and self.utf8:
@@ -1069,11 +1058,8 @@ class _OwnScalarField(Field):
 
 def _field(attr: str, key: str, path: tuple[str, ...], kind: str, container: str, ref: str | None) -> Field:
     """The Field for one spec: a specialised one for the commonest shapes."""
-    if len(path) == 1 and container == "":
-        if kind == "m":
-            return _OwnMessageField(attr, key, path, kind, container, ref)
-        if kind in KINDS and not KINDS[kind].msg:
-            return _OwnScalarField(attr, key, path, kind, container, ref)
+    if len(path) == 1 and container == "" and (kind == "m" or (kind in KINDS and not KINDS[kind].msg)):
+        return _OwnField(attr, key, path, kind, container, ref)
     return Field(attr, key, path, kind, container, ref)
 
 

@@ -25,23 +25,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import k8spb  # noqa: E402
 from k8spb.api.core.v1 import Pod  # noqa: E402
+from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent  # noqa: E402
 from k8spb.apimachinery.pkg.runtime import Unknown  # noqa: E402
 
 CHUNK = 64 * 1024
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    return bytes(out + bytes((n,)))
-
-
 def _frame(event_type: str, enveloped: bytes) -> bytes:
-    """meta/v1 WatchEvent{type, object: RawExtension{raw}}, length-prefixed."""
-    ext = b"\x0a" + _varint(len(enveloped)) + enveloped
-    body = b"\x0a" + _varint(len(event_type)) + event_type.encode() + b"\x12" + _varint(len(ext)) + ext
+    """meta/v1 WatchEvent{type, object: RawExtension{raw}}, length-prefixed (written by upb)."""
+    body = WatchEvent._pb_class()(type=event_type, object={"raw": enveloped}).SerializeToString(deterministic=True)
     return len(body).to_bytes(4, "big") + body
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from google.protobuf import message_factory
@@ -14,7 +15,7 @@ from k8spb._registry import check_api_version, class_for
 from k8spb._schema import Model
 from k8spb.apimachinery.pkg.runtime import Unknown
 
-__all__ = ["ENVELOPE_TAIL", "decode_envelope", "encode_envelope", "envelope_head", "parse_bare"]
+__all__ = ["ENVELOPE_TAIL", "decode_envelope", "encode_envelope", "envelope_head", "parse_bare", "read_varint"]
 
 _Unknown: Any = Unknown._pb_class()
 _SPLIT_ABOVE = 64 * 1024
@@ -25,21 +26,17 @@ ENVELOPE_TAIL = b"\x1a\x00\x22\x00"
 """How Go's envelope ends: contentEncoding and contentType, both empty."""
 
 
-def envelope_head(cls: type[Model]) -> bytes:
-    """What Go writes before raw's length when enveloping a ``cls`` object: magic, typeMeta, raw's tag.
+@cache
+def envelope_head(api_version: str, kind: str) -> bytes:
+    """What Go writes before raw's length when enveloping an object: magic, typeMeta, raw's tag.
 
     A payload that starts with these bytes and ends with :data:`ENVELOPE_TAIL` after exactly raw's
-    length is a ``cls`` object in protobuf: its object bytes can be parsed without reading the envelope.
+    length is an ``api_version``/``kind`` object in protobuf: its object bytes can be parsed without
+    reading the envelope.
     """
-    head = _HEADS.get(cls)
-    if head is None:
-        meta = _TypeMeta(apiVersion=cls.api_version, kind=cls.kind)  # type: ignore[attr-defined]
-        type_meta: bytes = _Unknown(typeMeta=meta).SerializeToString(deterministic=True)
-        head = _HEADS[cls] = MAGIC + type_meta + b"\x12"
-    return head
-
-
-_HEADS: dict[type[Model], bytes] = {}
+    type_meta: bytes = _Unknown(typeMeta=_TypeMeta(apiVersion=api_version, kind=kind)).SerializeToString(
+        deterministic=True)
+    return MAGIC + type_meta + b"\x12"
 
 
 def decode_envelope(data: bytes | memoryview, into: type[Model] | None = None) -> Model:
@@ -95,7 +92,8 @@ class _Envelope:
         self.contentType = content_type
 
 
-def _varint(view: memoryview, pos: int) -> tuple[int, int]:
+def read_varint(view: bytes | bytearray | memoryview, pos: int) -> tuple[int, int]:
+    """The varint at ``pos`` and the position after it; IndexError when cut short or over ten bytes."""
     value = shift = 0
     while True:
         if pos >= len(view) or shift > 63:
@@ -114,11 +112,11 @@ def _split(view: memoryview) -> _Envelope | None:
     pos, end = 4, len(view)
     try:
         while pos < end:
-            tag, pos = _varint(view, pos)
+            tag, pos = read_varint(view, pos)
             number, wire = tag >> 3, tag & 7
             if wire != 2 or number not in (1, 2, 3, 4) or number in fields:
                 return None
-            size, pos = _varint(view, pos)
+            size, pos = read_varint(view, pos)
             if pos + size > end:
                 return None
             fields[number] = view[pos : pos + size]

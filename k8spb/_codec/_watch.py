@@ -11,7 +11,7 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 
 from k8spb._codec._content import media_type
 from k8spb._codec._document import model_from_document
-from k8spb._codec._envelope import ENVELOPE_TAIL, decode_envelope, envelope_head
+from k8spb._codec._envelope import ENVELOPE_TAIL, decode_envelope, envelope_head, read_varint
 from k8spb._errors import DecodeError
 from k8spb._schema import Model
 
@@ -57,8 +57,9 @@ class WatchDecoder:
         self._into = into
         self._head = b""  # envelope_head of ``into``, when frames may take the fast path
         self._seen: dict[int, tuple[str, bytes]] = {}  # frame size and type -> header of a Go frame of them
-        if self._protobuf and isinstance(into, type) and issubclass(into, Model) and hasattr(into, "kind"):
-            self._head, self._object_pb = envelope_head(into), into._pb_class()
+        api_version, kind = getattr(into, "api_version", None), getattr(into, "kind", None)
+        if self._protobuf and isinstance(into, type) and issubclass(into, Model) and isinstance(kind, str):
+            self._head, self._object_pb = envelope_head(str(api_version), kind), into._pb_class()
         self._max = max_frame
         self._buf = bytearray()
         self._event_pb: Any = None
@@ -158,14 +159,14 @@ class WatchDecoder:
                 known = _OBJECT_EVENTS.get(buf[start + 2])
                 if known is None or not buf.startswith(known[1], start):
                     return None
-                n, p = _varint(buf, start + len(known[1]))  # WatchEvent.object
+                n, p = read_varint(buf, start + len(known[1]))  # WatchEvent.object
                 if p + n != stop or buf[p] != 0x0A:  # RawExtension.raw
                     return None
-                n, p = _varint(buf, p + 1)
+                n, p = read_varint(buf, p + 1)
                 head = self._head
                 if p + n != stop or not buf.startswith(head, p):
                     return None
-                n, p = _varint(buf, p + len(head))
+                n, p = read_varint(buf, p + len(head))
                 if p + n != stop - len(ENVELOPE_TAIL):
                     return None
                 event_type = known[0]
@@ -205,19 +206,3 @@ _new = object.__new__
 _set_type: Any = vars(WatchEvent)["type"].__set__  # the slots' own descriptors
 _set_object: Any = vars(WatchEvent)["object"].__set__
 
-
-def _varint(buf: bytearray, p: int) -> tuple[int, int]:
-    """The varint at ``p`` and the position after it; IndexError when cut short or over ten bytes."""
-    b = buf[p]
-    if b < 0x80:
-        return b, p + 1
-    value, shift = b & 0x7F, 7
-    while True:
-        p += 1
-        b = buf[p]
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, p + 1
-        shift += 7
-        if shift > 63:
-            raise IndexError

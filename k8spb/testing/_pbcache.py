@@ -12,7 +12,8 @@ from collections.abc import Hashable
 from typing import Any
 
 from k8spb._codec import PROTOBUF, encode
-from k8spb._codec._content import MAGIC
+from k8spb._codec._envelope import ENVELOPE_TAIL, envelope_head
+from k8spb._codec._watch import EVENT_TYPES
 from k8spb._registry import class_for
 from k8spb._schema import Model
 from k8spb.testing._lru import BytesLRU, identity
@@ -20,7 +21,6 @@ from k8spb.testing._lru import BytesLRU, identity
 __all__ = ["ProtobufCache", "watch_frame"]
 
 _BYTE = [bytes((i,)) for i in range(0x80)]
-_ENVELOPE_TAIL = b"\x1a\x00\x22\x00"  # contentEncoding: "", contentType: ""
 
 
 def _varint(n: int) -> bytes:
@@ -44,23 +44,16 @@ def _field(tag: bytes, data: bytes) -> bytes:
     return tag + _varint(len(data)) + data
 
 
-_TYPE_META: dict[tuple[str, str], bytes] = {}
-
-
 def _envelope_parts(api_version: str, kind: str, raw: bytes) -> tuple[bytes, ...]:
     """``k8s\\0`` + runtime.Unknown{typeMeta, raw, contentEncoding: "", contentType: ""}, as Go writes it."""
-    meta = _TYPE_META.get((api_version, kind))
-    if meta is None:
-        meta = _TYPE_META[(api_version, kind)] = MAGIC + _field(
-            b"\x0a", _field(b"\x0a", api_version.encode()) + _field(b"\x12", kind.encode())) + b"\x12"
-    return meta, _varint(len(raw)), raw, _ENVELOPE_TAIL
+    return envelope_head(api_version, kind), _varint(len(raw)), raw, ENVELOPE_TAIL
 
 
 def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
     return b"".join(_envelope_parts(api_version, kind, raw))
 
 
-_TYPE_FIELD = {t: _field(b"\x0a", t.encode()) for t in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR")}
+_TYPE_FIELD = {t: _field(b"\x0a", t.encode()) for t in EVENT_TYPES}
 
 
 def _type_field(event_type: str) -> bytes:
@@ -87,6 +80,12 @@ def _frame_head(type_field: bytes, size: int) -> bytes:
 
 
 _FRAME_HEADS: dict[tuple[bytes, int], bytes] = {}  # objects of one kind often share a size
+
+
+def _key(api_version: str, cls: type[Model], obj: dict[str, Any]) -> Hashable | None:
+    """The cache key of a stored object's bare bytes; None for an object that is not stored."""
+    ident = identity(obj)
+    return (api_version, cls.__name__, *ident) if ident else None
 
 
 class ProtobufCache:
@@ -118,8 +117,7 @@ class ProtobufCache:
         """
         api_version, kind = obj["apiVersion"], obj["kind"]
         cls = class_for(api_version, kind)
-        ident = identity(obj)
-        raw = self._lru.get((api_version, cls.__name__, *ident) if ident else None)  # as _bare_many keys it
+        raw = self._lru.get(_key(api_version, cls, obj))
         if raw is None:
             raw = self._bare_many(cls, [obj], api_version)[0]
         meta, raw_len, raw, tail = _envelope_parts(api_version, kind, raw)
@@ -128,7 +126,7 @@ class ProtobufCache:
 
     def _bare_many(self, cls: type[Model], objs: list[dict[str, Any]], api_version: str) -> list[bytes]:
         """The bare protobuf bytes of stored objects: cached ones looked up under one lock, the rest encoded."""
-        keys = [(api_version, cls.__name__, *ident) if (ident := identity(o)) else None for o in objs]
+        keys = [_key(api_version, cls, o) for o in objs]
         found = self._lru.get_many(keys)
         missed: list[tuple[Hashable | None, bytes]] = []
         out: list[bytes] = []

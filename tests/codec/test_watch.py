@@ -14,6 +14,7 @@ from k8spb import WatchDecoder
 from k8spb.api.core.v1 import ConfigMap
 from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta, Status
 from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent as WireEvent
+from k8spb.apimachinery.pkg.runtime import Unknown
 from tests.conftest import TESTDATA
 
 
@@ -104,17 +105,9 @@ _GO_POD = TESTDATA / "HEAD" / "core.v1.Pod.pb"
 needs_fixtures = pytest.mark.skipif(not _GO_POD.is_file(), reason=f"Kubernetes fixtures not found at {_GO_POD}")
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    return bytes(out + bytes((n,)))
-
-
 def _frame_of(event_type: bytes, raw: bytes) -> bytes:
-    ext = b"\x0a" + _varint(len(raw)) + raw
-    body = b"\x0a" + _varint(len(event_type)) + event_type + b"\x12" + _varint(len(ext)) + ext
+    """A frame around any ``raw`` bytes, written by upb."""
+    body = WireEvent._pb_class()(type=event_type.decode(), object={"raw": raw}).SerializeToString(deterministic=True)
     return len(body).to_bytes(4, "big") + body
 
 
@@ -152,13 +145,15 @@ def test_other_layouts_take_the_general_path() -> None:
     cm = _cm("a", "1")
     enveloped = k8spb.encode(cm, k8spb.PROTOBUF)
     bare = cm._synced_pb().SerializeToString()
+    unknown = Unknown._pb_class()
     cases = {
         "no content fields": enveloped[: -len(b"\x1a\x00\x22\x00")],
         "content fields first": b"k8s\x00\x1a\x00\x22\x00" + enveloped[4:-4],
         "other apiVersion": enveloped.replace(b"\x0a\x02v1", b"\x0a\x02v2", 1),
-        "JSON inside": b"k8s\x00\x0a\x0f\x0a\x02v1\x12\x09ConfigMap\x12" + _varint(len(cm_json := k8spb.encode(
-            cm, k8spb.JSON))) + cm_json + b"\x1a\x00\x22\x10application/json",
-        "raw twice": enveloped[:-4] + b"\x12" + _varint(len(bare)) + bare + b"\x1a\x00\x22\x00",
+        "JSON inside": b"k8s\x00" + unknown(typeMeta={"apiVersion": "v1", "kind": "ConfigMap"},
+                                            raw=k8spb.encode(cm, k8spb.JSON), contentEncoding="",
+                                            contentType="application/json").SerializeToString(deterministic=True),
+        "raw twice": enveloped[:-4] + unknown(raw=bare).SerializeToString() + b"\x1a\x00\x22\x00",
     }
     for name, raw in cases.items():
         frame = _frame_of(b"ADDED", raw)
