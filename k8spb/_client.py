@@ -24,6 +24,7 @@ from k8spb._errors import ApiError, DecodeError, RequestTimeout, TransportError
 from k8spb._registry import KUBERNETES_VERSION
 from k8spb._request import ACCEPT_JSON, Request, error_from_response, interpret
 from k8spb._schema import Model
+from k8spb._transport import async_transport, transport
 
 __all__ = ["AsyncClient", "Client", "Middleware"]
 
@@ -103,11 +104,9 @@ class _Core:
     def _timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.config.timeout)
 
-    def _transport_args(self) -> dict[str, Any]:
+    def _client_args(self) -> dict[str, Any]:
         return {
             "base_url": self.config.server,
-            "verify": self.config.ssl_context(),
-            "proxy": self.config.proxy,
             "trust_env": False,
             "timeout": self._timeout(),
             "headers": {"User-Agent": USER_AGENT},
@@ -222,7 +221,8 @@ class Client(_Core):
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
                          qps=qps, burst=burst, middleware=middleware)
-        self._http = httpx.Client(http2=http2, **self._transport_args())
+        self._http = httpx.Client(transport=transport(verify=config.ssl_context(), proxy=config.proxy, http2=http2),
+                                  **self._client_args())
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> Client:
@@ -339,7 +339,9 @@ class AsyncClient(_Core):
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
                          qps=qps, burst=burst, middleware=middleware)
-        self._http = httpx.AsyncClient(http2=http2, **self._transport_args())
+        self._http = httpx.AsyncClient(
+            transport=async_transport(verify=config.ssl_context(), proxy=config.proxy, http2=http2),
+            **self._client_args())
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> AsyncClient:
