@@ -24,7 +24,7 @@ from k8spb._errors import ApiError, DecodeError, RequestTimeout, TransportError
 from k8spb._registry import KUBERNETES_VERSION
 from k8spb._request import ACCEPT_JSON, Request, error_from_response, interpret
 from k8spb._schema import Model
-from k8spb._transport import async_transport, transport
+from k8spb._transport import async_chunked_body, async_transport, chunked_body, transport
 
 __all__ = ["AsyncClient", "Client", "Middleware"]
 
@@ -310,7 +310,8 @@ class Client(_Core):
         try:
             self._raise_for_status(sent, response)
             decoder = WatchDecoder(response.headers.get("content-type") or JSON, into)
-            for chunk in response.iter_raw():
+            body = chunked_body(response, _stream_read_timeout(sent))
+            for chunk in response.iter_raw() if body is None else body:
                 for event in decoder.feed(chunk):
                     if event.type == "ERROR":
                         _raise_error_event(sent, event)
@@ -320,6 +321,8 @@ class Client(_Core):
             raise _wrap_transport_error(sent, exc) from None
         except DecodeError as exc:
             raise DecodeError(f"{sent.describe()}: {exc}") from None
+        except TransportError as exc:  # malformed chunked framing
+            raise TransportError(f"{sent.describe()}: {exc}") from None
         finally:
             response.close()
 
@@ -430,7 +433,8 @@ class AsyncClient(_Core):
         try:
             await self._raise_for_status(sent, response)
             decoder = WatchDecoder(response.headers.get("content-type") or JSON, into)
-            async for chunk in response.aiter_raw():
+            body = async_chunked_body(response, _stream_read_timeout(sent))
+            async for chunk in response.aiter_raw() if body is None else body:
                 for event in decoder.feed(chunk):
                     if event.type == "ERROR":
                         _raise_error_event(sent, event)
@@ -440,6 +444,8 @@ class AsyncClient(_Core):
             raise _wrap_transport_error(sent, exc) from None
         except DecodeError as exc:
             raise DecodeError(f"{sent.describe()}: {exc}") from None
+        except TransportError as exc:  # malformed chunked framing
+            raise TransportError(f"{sent.describe()}: {exc}") from None
         finally:
             await response.aclose()
 

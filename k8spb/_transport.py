@@ -6,18 +6,26 @@ reads come back full (64 KiB -> 256 KiB -> 1 MiB) and fall back to 64 KiB once t
 responses keep small buffers. Over TLS the sync transport's reads also take the records already
 waiting on the socket, without blocking, up to the same size.
 
-The read size is the only change: connection pooling, proxies, HTTP/2 and errors are httpx's own.
+Over HTTP/1.1 a read that reaches the end of a response head stops there (the rest is kept for the
+next read), so when httpx hands over a streamed response none of its body has gone to h11 yet, and
+:func:`chunked_body` can read a chunked body straight from the socket: h11 spends several Python
+events on each chunk, and Go's server writes two chunks for every large watch event.
+
+Connection pooling, proxies, HTTP/2 and errors stay httpx's own.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpcore
 import httpx
 
-__all__ = ["async_transport", "transport"]
+from k8spb._chunked import Dechunker
+
+__all__ = ["async_chunked_body", "async_transport", "chunked_body", "transport"]
 
 _SMALL = 64 * 1024
 _LARGE = 1024 * 1024
@@ -40,13 +48,58 @@ class _ReadSize:
             self.size = _SMALL
 
 
+class _HeadCut:
+    """Where a response head ends in what a stream reads after a request went out."""
+
+    __slots__ = ("at_body", "awaiting", "stash", "tail")
+
+    def __init__(self) -> None:
+        self.awaiting = False  # a request went out; its response head has not ended yet
+        self.tail = b""  # the last bytes of the head so far: its end may straddle two reads
+        self.stash = b""  # read past the end of a head: the next read returns it
+        self.at_body = False  # the last read ended exactly at the end of a head
+
+    def request_sent(self) -> None:
+        self.awaiting, self.tail = True, b""
+
+    def take(self) -> bytes:
+        """The stashed bytes (emptied); ends ``at_body`` either way."""
+        data, self.stash, self.at_body = self.stash, b"", False
+        return data
+
+    def cut(self, data: bytes) -> bytes:
+        """``data`` up to the end of the awaited head, keeping the rest; all of ``data`` if no head ends in it."""
+        tail = self.tail
+        end = (tail + data if tail else data).find(b"\r\n\r\n")
+        if end < 0:
+            self.tail = (tail + data)[-3:]
+            return data
+        end += 4 - len(tail)
+        self.awaiting, self.tail, self.at_body = False, b"", True
+        self.stash = data[end:]
+        return data[:end]
+
+
+def _speaks_http1(inner: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> bool:
+    tls = inner.get_extra_info("ssl_object")
+    return tls is None or tls.selected_alpn_protocol() != "h2"
+
+
 class _Stream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
         self._size = _ReadSize()
         self._tls = inner.get_extra_info("ssl_object") is not None
+        self.head = _HeadCut() if _speaks_http1(inner) else None
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        head = self.head
+        if head is None:
+            return self._read(max_bytes, timeout)
+        data = head.take() or self._read(max_bytes, timeout)
+        return head.cut(data) if head.awaiting and data else data
+
+    def _read(self, max_bytes: int, timeout: float | None) -> bytes:
         size = max(max_bytes, self._size.size)
         if not self._tls:
             data = self._inner.read(size, timeout)
@@ -71,6 +124,8 @@ class _Stream(httpcore.NetworkStream):
         return first if len(parts) == 1 else b"".join(parts)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self.head is not None:
+            self.head.request_sent()
         self._inner.write(buffer, timeout)
 
     def close(self) -> None:
@@ -81,6 +136,8 @@ class _Stream(httpcore.NetworkStream):
         return _Stream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self.head is not None and self.head.stash:
+            return True
         return self._inner.get_extra_info(info)
 
 
@@ -90,14 +147,24 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._size = _ReadSize()
+        self.head = _HeadCut() if _speaks_http1(inner) else None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        head = self.head
+        if head is None:
+            return await self._read(max_bytes, timeout)
+        data = head.take() or await self._read(max_bytes, timeout)
+        return head.cut(data) if head.awaiting and data else data
+
+    async def _read(self, max_bytes: int, timeout: float | None) -> bytes:
         size = max(max_bytes, self._size.size)
         data = await self._inner.read(size, timeout)
         self._size.update(size, len(data))
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self.head is not None:
+            self.head.request_sent()
         await self._inner.write(buffer, timeout)
 
     async def aclose(self) -> None:
@@ -108,6 +175,8 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self.head is not None and self.head.stash:
+            return True
         return self._inner.get_extra_info(info)
 
 
@@ -163,3 +232,80 @@ def async_transport(*, verify: ssl.SSLContext, proxy: str | None, http2: bool) -
     out = httpx.AsyncHTTPTransport(verify=verify, proxy=proxy, http2=http2, trust_env=False)
     _bulk(out._pool, _AsyncBackend)
     return out
+
+
+def _body_stream(response: httpx.Response) -> _Stream | _AsyncStream | None:
+    """The stream under a chunked HTTP/1.1 response none of whose body has been read, else None."""
+    stream = response.extensions.get("network_stream")
+    if not isinstance(stream, (_Stream, _AsyncStream)) or stream.head is None or not stream.head.at_body:
+        return None
+    headers = response.headers
+    if (response.http_version != "HTTP/1.1" or "content-encoding" in headers
+            or headers.get("transfer-encoding", "").strip().lower() != "chunked"):
+        return None
+    return stream
+
+
+def _closed_early() -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError("peer closed connection without sending complete message body "
+                                     "(incomplete chunked read)")
+
+
+def chunked_body(response: httpx.Response, timeout: float | None) -> Iterator[bytes] | None:
+    """The payload of a streamed chunked response, read from its socket without h11; None if it cannot be.
+
+    Errors are httpx's (ReadTimeout, ReadError, RemoteProtocolError), or k8spb's TransportError for
+    malformed framing. Closing the response afterwards closes the connection (h11 never saw its end).
+    """
+    stream = _body_stream(response)
+    if not isinstance(stream, _Stream):
+        return None
+    assert stream.head is not None
+    stream.head.at_body = False  # claimed: a second call gets None
+
+    def payload() -> Iterator[bytes]:
+        dechunker = Dechunker()
+        while not dechunker.done:
+            try:
+                data = stream.read(_SMALL, timeout)
+            except httpcore.TimeoutException as exc:
+                raise httpx.ReadTimeout(str(exc)) from None
+            except httpcore.NetworkError as exc:
+                raise httpx.ReadError(str(exc)) from None
+            if not data:
+                raise _closed_early()
+            chunk = dechunker.feed(data)
+            if chunk:
+                yield chunk
+            if dechunker.error is not None:
+                raise dechunker.error
+
+    return payload()
+
+
+def async_chunked_body(response: httpx.Response, timeout: float | None) -> AsyncIterator[bytes] | None:
+    """:func:`chunked_body` for AsyncClient's responses."""
+    stream = _body_stream(response)
+    if not isinstance(stream, _AsyncStream):
+        return None
+    assert stream.head is not None
+    stream.head.at_body = False
+
+    async def payload() -> AsyncIterator[bytes]:
+        dechunker = Dechunker()
+        while not dechunker.done:
+            try:
+                data = await stream.read(_SMALL, timeout)
+            except httpcore.TimeoutException as exc:
+                raise httpx.ReadTimeout(str(exc)) from None
+            except httpcore.NetworkError as exc:
+                raise httpx.ReadError(str(exc)) from None
+            if not data:
+                raise _closed_early()
+            chunk = dechunker.feed(data)
+            if chunk:
+                yield chunk
+            if dechunker.error is not None:
+                raise dechunker.error
+
+    return payload()

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpcore
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from k8spb import Api, AsyncApi, AsyncClient, Client, Config
-from k8spb._transport import _LARGE, _RECORD, _SMALL, _AsyncBackend, _Backend, _ReadSize, _Stream, transport
+from k8spb import Api, AsyncApi, AsyncClient, Client, Config, TransportError
+from k8spb._transport import (
+    _LARGE,
+    _RECORD,
+    _SMALL,
+    _AsyncBackend,
+    _Backend,
+    _ReadSize,
+    _Stream,
+    async_chunked_body,
+    async_transport,
+    chunked_body,
+    transport,
+)
 from k8spb.api.core.v1 import ConfigMap
 from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 from k8spb.testing import ApiServer
@@ -37,9 +53,9 @@ def test_read_size_grows_while_reads_fill_and_falls_back_when_they_do_not() -> N
 class _Scripted(httpcore.NetworkStream):
     """A stream handing out queued records; a read that may not wait fails when none is queued."""
 
-    def __init__(self, records: list[bytes], *, tls: bool) -> None:
+    def __init__(self, records: list[bytes], *, tls: bool, alpn: str = "http/1.1") -> None:
         self.records = list(records)
-        self.tls = tls
+        self.tls, self.alpn = tls, alpn
         self.asked: list[tuple[int, float | None]] = []
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -55,7 +71,18 @@ class _Scripted(httpcore.NetworkStream):
         return record
 
     def get_extra_info(self, info: str) -> Any:
-        return object() if info == "ssl_object" and self.tls else None
+        return _Tls(self.alpn) if info == "ssl_object" and self.tls else None
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        pass
+
+
+class _Tls:
+    def __init__(self, alpn: str) -> None:
+        self.alpn = alpn
+
+    def selected_alpn_protocol(self) -> str:
+        return self.alpn
 
 
 def _read_all(stream: _Stream) -> list[bytes]:
@@ -98,6 +125,35 @@ _SIZES = st.one_of(st.integers(1, 200), st.just(_RECORD), st.integers(_RECORD - 
 def test_no_byte_is_lost_or_reordered(sizes: list[int], tls: bool) -> None:
     records = [i.to_bytes(2, "big") * (n // 2) + b"!" * (n % 2) for i, n in enumerate(sizes)]
     assert b"".join(_read_all(_Stream(_Scripted(records, tls=tls)))) == b"".join(records)
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+RESPONSE = HEAD + b"5\r\nhello\r\n0\r\n\r\n"
+
+
+def test_a_read_after_a_request_ends_at_the_end_of_the_response_head() -> None:
+    for i in range(1, len(RESPONSE)):  # the head's end may straddle reads anywhere
+        stream = _Stream(_Scripted([RESPONSE[:i], RESPONSE[i:]], tls=False))
+        stream.write(b"GET / HTTP/1.1\r\n\r\n")
+        reads = _read_all(stream)
+        assert b"".join(reads) == RESPONSE, i
+        assert len(HEAD) in {sum(map(len, reads[:k])) for k in range(len(reads) + 1)}, i
+
+
+def test_at_body_only_between_the_head_and_the_next_read() -> None:
+    stream = _Stream(_Scripted([RESPONSE], tls=False))
+    assert stream.head is not None
+    stream.write(b"GET / HTTP/1.1\r\n\r\n")
+    assert stream.read(65536, 5.0) == HEAD and stream.head.at_body
+    assert stream.read(65536, 5.0) == RESPONSE[len(HEAD):] and not stream.head.at_body
+
+
+def test_no_cut_without_a_request_nor_over_http2() -> None:
+    stream = _Stream(_Scripted([RESPONSE], tls=False))
+    assert stream.read(65536, 5.0) == RESPONSE  # no request went out: not a response head
+    h2 = _Stream(_Scripted([RESPONSE], tls=True, alpn="h2"))
+    h2.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    assert h2.head is None and h2.read(65536, 5.0) == RESPONSE
 
 
 # -- real sockets --------------------------------------------------------------------------------------
@@ -201,3 +257,90 @@ def test_every_pool_kind_gets_bulk_reads(proxy: str | None) -> None:
         pytest.importorskip("socksio")
     out = transport(verify=ssl.create_default_context(), proxy=proxy, http2=False)
     assert isinstance(out._pool._network_backend, _Backend)
+
+
+# -- chunked bodies read straight from the socket ----------------------------------------------------
+
+
+def _contexts(srv: ApiServer) -> dict[str, Any]:
+    verify = ssl.create_default_context(cadata=srv.ca_pem.decode()) if srv.tls else ssl.create_default_context()
+    return {"verify": verify, "proxy": None, "http2": False}
+
+
+WATCH = {"watch": "true", "resourceVersion": "0", "timeoutSeconds": "1"}
+PATH = "/api/v1/namespaces/default/configmaps"
+PB = {"Accept": "application/vnd.kubernetes.protobuf"}
+
+
+def test_chunked_body_reads_the_bytes_h11_reads(srv: ApiServer) -> None:
+    auth = {"Authorization": f"Bearer {srv.token}"}
+    with httpx.Client(transport=transport(**_contexts(srv)), base_url=srv.url, headers=auth) as http:
+        with http.stream("GET", PATH, params=WATCH, headers=PB) as r:
+            body = chunked_body(r, 10.0)
+            assert body is not None
+            assert chunked_body(r, 10.0) is None  # claimed once
+            ours = b"".join(body)
+        with http.stream("GET", PATH, params=WATCH, headers=PB) as r:
+            theirs = b"".join(r.iter_raw())  # through h11
+        assert ours == theirs and len(ours) > COUNT * len(BIG)
+        listed = http.get(PATH, headers=PB)  # the connection after a raw read is not reused wrongly
+        assert listed.status_code == 200 and listed.headers.get("transfer-encoding") != "chunked"
+        with http.stream("GET", PATH, headers=PB) as r:
+            assert chunked_body(r, 10.0) is None  # a Content-Length body is left to httpx
+
+
+def test_async_chunked_body_reads_the_bytes_h11_reads(srv: ApiServer) -> None:
+    async def main() -> tuple[bytes, bytes]:
+        auth = {"Authorization": f"Bearer {srv.token}"}
+        async with httpx.AsyncClient(transport=async_transport(**_contexts(srv)), base_url=srv.url,
+                                     headers=auth) as http:
+            async with http.stream("GET", PATH, params=WATCH, headers=PB) as r:
+                body = async_chunked_body(r, 10.0)
+                assert body is not None
+                ours = b"".join([part async for part in body])
+            async with http.stream("GET", PATH, params=WATCH, headers=PB) as r:
+                theirs = b"".join([part async for part in r.aiter_raw()])
+            return ours, theirs
+
+    ours, theirs = asyncio.run(main())
+    assert ours == theirs and len(ours) > COUNT * len(BIG)
+
+
+def _serve_once(response: bytes) -> str:
+    """A server that answers one request with ``response`` and hangs up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as conn:
+            seen = b""
+            while b"\r\n\r\n" not in seen:
+                seen += conn.recv(4096)
+            conn.sendall(response)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def _event(name: str) -> bytes:
+    line = json.dumps({"type": "ADDED", "object": {"apiVersion": "v1", "kind": "ConfigMap",
+                                                   "metadata": {"name": name}}}).encode() + b"\n"
+    return b"%x\r\n" % len(line) + line + b"\r\n"
+
+
+JSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(("tail", "error"), [
+    (b"zz\r\n", r"malformed chunked response body at byte \d+: bad chunk size line b'zz'"),
+    (b"40\r\n{\"type\":", "peer closed connection without sending complete message body"),
+    (b"", "peer closed connection without sending complete message body"),
+])
+def test_bad_chunked_watch_yields_what_came_whole_then_names_the_request(tail: bytes, error: str) -> None:
+    url = _serve_once(JSON_HEAD + _event("one") + _event("two") + tail)
+    with Client(Config(url), max_retries=0) as client:
+        seen = []
+        with pytest.raises(TransportError, match=error) as caught:
+            for event in Api(client, ConfigMap, namespace="default").watch():
+                seen.append(event.object.metadata.name)
+    assert seen == ["one", "two"]
+    assert "GET /api/v1/namespaces/default/configmaps" in str(caught.value)
