@@ -946,7 +946,7 @@ class ApiServer:
             h.close_connection = True
 
 
-def send_all(conn: socket.socket, parts: list[bytes]) -> None:
+def send_all(conn: socket.socket, parts: list[bytes | memoryview]) -> None:
     """Write ``parts`` in order: gathered by sendmsg on a plain socket (no copy), joined for TLS."""
     if isinstance(conn, ssl.SSLSocket):
         conn.sendall(b"".join(parts))
@@ -964,6 +964,7 @@ def send_all(conn: socket.socket, parts: list[bytes]) -> None:
 
 
 _IOV_MAX = 1024  # the most buffers one sendmsg may take on Linux
+_GO_CHUNKING_BUFFER = 2048  # net/http's bufferBeforeChunkingSize
 
 
 def closed_by_peer(conn: socket.socket) -> bool:
@@ -991,36 +992,70 @@ class _WatchStream:
         self.first_table = True
         self.last_sent = time.monotonic()
         self.sent = 0
-        self._pending: list[bytes] = []
+        self._pending: list[bytes | memoryview] = []  # whole chunks, not yet written to the socket
         self._size = 0
+        self._buffer: list[bytes | memoryview] = []  # Go's response buffer: not yet a chunk
+        self._buffered = 0
 
     def closed_by_peer(self) -> bool:
         return closed_by_peer(self.req.h.connection)
 
     def _chunk(self, *parts: bytes) -> None:
-        """Queue one event's bytes (in parts); they go out at the next :meth:`flush` (or at 64 KiB).
+        """Write one event's bytes (in parts) the way Go's HTTP/1.1 server chunks them.
 
-        Like Go's buffered response writer, one HTTP chunk may carry several events.
+        Go puts a 2 KiB buffer in front of the chunk writer and its watch framer writes a protobuf
+        frame's 4-byte length and its body separately, so a large event goes out as two chunks (the
+        buffer topped up to 2 KiB, then the rest directly) while small events share 2 KiB chunks.
         """
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         cut = self.req.h.cut
         if cut is not None and self.sent >= cut.after_events:
-            data = b"".join(parts)
-            self._pending.append(data[: len(data) // 2])
-            self._size += len(data) // 2
+            self._write(data[: len(data) // 2])
             self.flush()
             raise _CutHere
-        self._pending += parts
-        self._size += sum(map(len, parts))
+        if self.neg.format == "protobuf":
+            self._write(data[:4])
+            self._write(memoryview(data)[4:])
+        else:
+            self._write(data)
         self.sent += 1
-        if self._size >= 65536:
-            self.flush()
+        if self._size >= 65536:  # many chunks, one system call
+            self._send()
 
-    def flush(self) -> None:
+    def _write(self, data: bytes | memoryview) -> None:
+        room = _GO_CHUNKING_BUFFER - self._buffered
+        if len(data) <= room:
+            self._buffer.append(data)
+            self._buffered += len(data)
+            return
+        if self._buffered:
+            self._buffer.append(data[:room])
+            self._emit(self._buffer, _GO_CHUNKING_BUFFER)
+            self._buffer, self._buffered = [], 0
+            data = data[room:]
+        if len(data) > _GO_CHUNKING_BUFFER:
+            self._emit([data], len(data))
+        else:
+            self._buffer.append(data)
+            self._buffered = len(data)
+
+    def _emit(self, pieces: list[bytes | memoryview], size: int) -> None:
+        self._pending += [b"%x\r\n" % size, *pieces, b"\r\n"]
+        self._size += size
+
+    def _send(self) -> None:
         if self._pending:
-            send_all(self.req.h.connection, [b"%x\r\n" % self._size, *self._pending, b"\r\n"])
-            self._pending.clear()
+            send_all(self.req.h.connection, self._pending)
+            self._pending = []
             self._size = 0
             self.last_sent = time.monotonic()
+
+    def flush(self) -> None:
+        """Go's Flush: the buffered bytes become a chunk, and everything goes out."""
+        if self._buffered:
+            self._emit(self._buffer, self._buffered)
+            self._buffer, self._buffered = [], 0
+        self._send()
 
     def send(self, type_: str, obj: Obj, raw: bool = False, stored: bool = True) -> None:
         """Write one event; ``stored`` says ``obj`` is a stored object exactly (its protobuf is cached)."""

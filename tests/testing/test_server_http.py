@@ -348,6 +348,52 @@ def test_protobuf_watch_frames(srv: ApiServer, http: httpx.Client) -> None:
     assert obj.metadata.name == "a"  # type: ignore[attr-defined]
 
 
+def _raw_chunks(srv: ApiServer, path: str, accept: str) -> list[bytes]:
+    """The chunks of a response exactly as they are framed on the socket."""
+    with socket.create_connection((srv.host, srv.port)) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {srv.token}\r\n"
+                     f"Accept: {accept}\r\n\r\n".encode())
+        raw = b""
+        while not raw.endswith(b"\r\n0\r\n\r\n"):
+            more = sock.recv(65536)
+            assert more, raw[-200:]
+            raw += more
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    chunks, pos = [], 0
+    while True:
+        eol = body.index(b"\r\n", pos)
+        size = int(body[pos:eol], 16)
+        if not size:
+            return chunks
+        chunks.append(body[eol + 2:eol + 2 + size])
+        assert body[eol + 2 + size:eol + 4 + size] == b"\r\n"
+        pos = eol + 4 + size
+
+
+def test_watch_chunks_like_go(srv: ApiServer, http: httpx.Client) -> None:
+    """Go's 2 KiB buffer before chunking: a large event is two chunks, small events share one."""
+    big = {"note": "x" * 5000}
+    for i in range(3):
+        create(http, pod(f"big-{i}", annotations=big))
+    query = "?watch=true&timeoutSeconds=1&resourceVersion=0&labelSelector="
+    chunks = _raw_chunks(srv, PODS + query, PB)
+    frames = b"".join(chunks)
+    sizes, pos = [], 0
+    while pos < len(frames):
+        (n,) = struct.unpack_from(">I", frames, pos)
+        sizes.append(n)
+        pos += 4 + n
+    assert pos == len(frames) and len(sizes) == 3 and min(sizes) > 5000
+    # each event: its length and the start of its body topped up to 2 KiB, then the rest directly
+    assert [len(c) for c in chunks] == [x for n in sizes for x in (2048, n + 4 - 2048)]
+    for i in range(3):
+        create(http, pod(f"small-{i}"))
+    small = _raw_chunks(srv, PODS + "?watch=true&timeoutSeconds=1&labelSelector=!nothing&resourceVersion="
+                        + http.get(PODS + "/big-2").json()["metadata"]["resourceVersion"], "application/json")
+    assert len(small) == 1 and small[0].count(b"\n") == 3  # three JSON lines in one buffered chunk
+
+
 def test_too_old_watch_is_an_error_event(srv: ApiServer, http: httpx.Client) -> None:
     create(http, pod("a"))
     srv.compact()
