@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpcore
@@ -70,9 +71,10 @@ class _HeadCut:
     def cut(self, data: bytes) -> bytes:
         """``data`` up to the end of the awaited head, keeping the rest; all of ``data`` if no head ends in it."""
         tail = self.tail
-        end = (tail + data if tail else data).find(b"\r\n\r\n")
+        seen = tail + data if tail else data
+        end = seen.find(b"\r\n\r\n")
         if end < 0:
-            self.tail = (tail + data)[-3:]
+            self.tail = seen[-3:]
             return data
         end += 4 - len(tail)
         self.awaiting, self.tail, self.at_body = False, b"", True
@@ -246,9 +248,22 @@ def _body_stream(response: httpx.Response) -> _Stream | _AsyncStream | None:
     return stream
 
 
-def _closed_early() -> httpx.RemoteProtocolError:
-    return httpx.RemoteProtocolError("peer closed connection without sending complete message body "
-                                     "(incomplete chunked read)")
+@contextmanager
+def _read_errors() -> Iterator[None]:
+    """httpcore's read errors as httpx's, as if httpx had read the body."""
+    try:
+        yield
+    except httpcore.TimeoutException as exc:
+        raise httpx.ReadTimeout(str(exc)) from None
+    except httpcore.NetworkError as exc:
+        raise httpx.ReadError(str(exc)) from None
+
+
+def _payload(dechunker: Dechunker, data: bytes) -> bytes:
+    if not data:
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body "
+                                        "(incomplete chunked read)")
+    return dechunker.feed(data)
 
 
 def chunked_body(response: httpx.Response, timeout: float | None) -> Iterator[bytes] | None:
@@ -266,15 +281,9 @@ def chunked_body(response: httpx.Response, timeout: float | None) -> Iterator[by
     def payload() -> Iterator[bytes]:
         dechunker = Dechunker()
         while not dechunker.done:
-            try:
+            with _read_errors():
                 data = stream.read(_SMALL, timeout)
-            except httpcore.TimeoutException as exc:
-                raise httpx.ReadTimeout(str(exc)) from None
-            except httpcore.NetworkError as exc:
-                raise httpx.ReadError(str(exc)) from None
-            if not data:
-                raise _closed_early()
-            chunk = dechunker.feed(data)
+            chunk = _payload(dechunker, data)
             if chunk:
                 yield chunk
             if dechunker.error is not None:
@@ -294,15 +303,9 @@ def async_chunked_body(response: httpx.Response, timeout: float | None) -> Async
     async def payload() -> AsyncIterator[bytes]:
         dechunker = Dechunker()
         while not dechunker.done:
-            try:
+            with _read_errors():
                 data = await stream.read(_SMALL, timeout)
-            except httpcore.TimeoutException as exc:
-                raise httpx.ReadTimeout(str(exc)) from None
-            except httpcore.NetworkError as exc:
-                raise httpx.ReadError(str(exc)) from None
-            if not data:
-                raise _closed_early()
-            chunk = dechunker.feed(data)
+            chunk = _payload(dechunker, data)
             if chunk:
                 yield chunk
             if dechunker.error is not None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end benchmark over loopback against k8spb.testing.ApiServer.
 
-    python3 tools/bench_e2e.py [--pods 10000] [--events 10000]
+    python3 tools/bench_e2e.py [--pods 10000] [--events 10000] [--tls]
 
 Reports, in one run:
 * the server alone: list and watch throughput in each encoding (best of two), read as raw bytes by httpx in
@@ -13,12 +13,14 @@ Reports, in one run:
   Watch events come in two shapes: MODIFIED events of the realistic pods (what a controller
   watching pods sees) and ADDED events of small ConfigMaps (~300 bytes, where per-event overhead
   dominates and the encoding matters least).
-Each client scenario runs in a fresh subprocess against one shared server process.
+Each client scenario runs in a fresh subprocess against one shared server process. ``--tls`` serves
+HTTPS (every client verifies the server against the kubeconfig's CA), as real clusters do.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import resource
@@ -214,13 +216,17 @@ class _FrameCounter:
         return n
 
 
-def server_throughput(url: str, token: str, since: dict[str, str], events: int) -> list[tuple[str, float, int, float]]:
+def server_throughput(url: str, token: str, ca_pem: str | None, since: dict[str, str],
+                      events: int) -> list[tuple[str, float, int, float]]:
     """Runs in a child process: the server's own process only serves.
 
     Each row is the best of two reads (the first may encode objects for the first time), with the
-    reader's CPU time in that read: what httpx alone costs to receive the bytes.
+    reader's CPU time in that read: what receiving the bytes costs, with httpx on k8spb's transport
+    (bulk reads; watch bodies de-chunked off the socket, as the k8spb client reads them).
     """
     import httpx
+
+    from k8spb._transport import chunked_body, transport
 
     def best_of_two(read: Callable[[], int]) -> tuple[float, int, float]:
         runs = []
@@ -230,8 +236,12 @@ def server_throughput(url: str, token: str, since: dict[str, str], events: int) 
             runs.append((time.perf_counter() - t, size, time.process_time() - cpu))
         return min(runs)
 
+    import ssl
+
     out = []
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+    verify = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120,
+                      transport=transport(verify=verify, proxy=None, http2=False)) as http:
         for label, accept in (("protobuf", PB), ("json", "application/json")):
             def get(accept: str = accept) -> int:
                 return len(http.get("/api/v1/namespaces/default/pods", headers={"Accept": accept}).content)
@@ -247,7 +257,8 @@ def server_throughput(url: str, token: str, since: dict[str, str], events: int) 
                                              "timeoutSeconds": "60"},
                                      headers={"Accept": accept}) as r:
                         count = _FrameCounter(label == "protobuf")  # counts events without decoding them
-                        for chunk in r.iter_raw():
+                        body = chunked_body(r, 60.0)
+                        for chunk in r.iter_raw() if body is None else body:
                             size += len(chunk)
                             got += count.feed(chunk)
                             if got >= events:
@@ -268,14 +279,18 @@ def main() -> int:
     parser.add_argument("--kubeconfig")
     parser.add_argument("--since")
     parser.add_argument("--resource", default="pods")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS")
     args = parser.parse_args()
     if args.child == "server":
         import yaml
 
         with open(args.kubeconfig) as fh:
             cfg = yaml.safe_load(fh)
-        url, token = cfg["clusters"][0]["cluster"]["server"], cfg["users"][0]["user"]["token"]
-        print(json.dumps(server_throughput(url, token, json.loads(args.since), args.events)))
+        cluster = cfg["clusters"][0]["cluster"]
+        url, token = cluster["server"], cfg["users"][0]["user"]["token"]
+        ca = cluster.get("certificate-authority-data")
+        ca_pem = base64.b64decode(ca).decode() if ca else None
+        print(json.dumps(server_throughput(url, token, ca_pem, json.loads(args.since), args.events)))
         return 0
     if args.child:
         child(args)
@@ -284,7 +299,7 @@ def main() -> int:
     from k8spb.testing import ApiServer
 
     kinds = ("k8spb-protobuf", "k8spb-json", "kubernetes", "lightkube")
-    with ApiServer() as srv:
+    with ApiServer(tls=args.tls) as srv:
         t = time.perf_counter()
         preload(srv, args.pods)
         print(f"preloaded {args.pods} pods in {time.perf_counter() - t:.1f} s", file=sys.stderr)
@@ -308,7 +323,7 @@ def main() -> int:
         for label, secs, size, cpu in json.loads(proc.stdout.strip().splitlines()[-1]):
             n = args.pods if "list" in label else args.events
             rows.append((label, secs, None,
-                         f"{n / secs:,.0f}/s, {size / 2**20:.1f} MiB; reader (httpx) CPU {cpu:.3f} s"))
+                         f"{n / secs:,.0f}/s, {size / 2**20:.1f} MiB; reader CPU {cpu:.3f} s"))
         scenarios = (("list", "pods", f"list {args.pods} pods"),
                      ("watch", "pods", f"watch {args.events} pod events"),
                      ("watch", "configmaps", f"watch {args.events} small ConfigMap events"))
@@ -329,6 +344,8 @@ def main() -> int:
                              f"client built in "
                              f"{res['setup']:.2f} s; checksum {res['check']}"))
 
+    print(f"server: k8spb.testing over {'HTTPS' if args.tls else 'plain HTTP'} on loopback")
+    print()
     print(f"| scenario | seconds (best of {RUNS}) | peak RSS MiB | rate, notes |")
     print("|---|---:|---:|---|")
     for label, secs, peak, rate in rows:
