@@ -344,3 +344,15 @@ def test_bad_chunked_watch_yields_what_came_whole_then_names_the_request(tail: b
                 seen.append(event.object.metadata.name)
     assert seen == ["one", "two"]
     assert "GET /api/v1/namespaces/default/configmaps" in str(caught.value)
+
+
+def test_json_watch_events_larger_than_a_decoding_step(srv: ApiServer) -> None:
+    """The client decodes JSON streams 16 KiB at a time; 20 KiB events span several steps."""
+    with Client(Config.from_kubeconfig(srv.kubeconfig_path), prefer_protobuf=False) as client:
+        events = Api(client, ConfigMap, namespace="default").watch(resource_version="0", timeout_seconds=30)
+        added = []
+        for event in events:
+            added.append((event.object.metadata.name, event.object.data))
+            if len(added) == COUNT:
+                break
+    assert sorted(added) == [(f"big-{i:02d}", {"blob": BIG, "i": str(i)}) for i in range(COUNT)]

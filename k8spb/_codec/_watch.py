@@ -65,7 +65,7 @@ class WatchDecoder:
         self._event_pb: Any = None
         self._error: DecodeError | None = None
 
-    def feed(self, data: bytes) -> list[WatchEvent[Any]]:
+    def feed(self, data: bytes | memoryview) -> list[WatchEvent[Any]]:
         """Decode every complete event in the data received so far.
 
         The events before a bad one are returned; the DecodeError comes with the next call (and every
