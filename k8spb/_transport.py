@@ -19,7 +19,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -87,12 +87,25 @@ def _speaks_http1(inner: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -
     return tls is None or tls.selected_alpn_protocol() != "h2"
 
 
-class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
+class _Wrapped:
+    """What the sync and async streams share: the read size, the head cut, the extra info passed on."""
+
+    def __init__(self, inner: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> None:
         self._size = _ReadSize()
-        self._tls = inner.get_extra_info("ssl_object") is not None
         self.head = _HeadCut() if _speaks_http1(inner) else None
+        self._extra = inner.get_extra_info
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self.head is not None and self.head.stash:
+            return True
+        return self._extra(info)
+
+
+class _Stream(_Wrapped, httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        super().__init__(inner)
+        self._inner = inner
+        self._tls = inner.get_extra_info("ssl_object") is not None
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         head = self.head
@@ -137,19 +150,13 @@ class _Stream(httpcore.NetworkStream):
                   timeout: float | None = None) -> httpcore.NetworkStream:
         return _Stream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self.head is not None and self.head.stash:
-            return True
-        return self._inner.get_extra_info(info)
 
-
-class _AsyncStream(httpcore.AsyncNetworkStream):
+class _AsyncStream(_Wrapped, httpcore.AsyncNetworkStream):
     # No draining over TLS here: anyio's TLS stream already holds whatever the socket had, and asking it
     # for more without waiting means a cancelled read, which measured slower than not asking.
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        super().__init__(inner)
         self._inner = inner
-        self._size = _ReadSize()
-        self.head = _HeadCut() if _speaks_http1(inner) else None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         head = self.head
@@ -176,10 +183,8 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
         return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self.head is not None and self.head.stash:
-            return True
-        return self._inner.get_extra_info(info)
+
+W = TypeVar("W", _Stream, _AsyncStream)
 
 
 class _Backend(httpcore.NetworkBackend):
@@ -236,15 +241,16 @@ def async_transport(*, verify: ssl.SSLContext, proxy: str | None, http2: bool) -
     return out
 
 
-def _body_stream(response: httpx.Response) -> _Stream | _AsyncStream | None:
-    """The stream under a chunked HTTP/1.1 response none of whose body has been read, else None."""
+def _claim(response: httpx.Response, kind: type[W]) -> W | None:
+    """The stream under a chunked HTTP/1.1 response none of whose body has been read (once), else None."""
     stream = response.extensions.get("network_stream")
-    if not isinstance(stream, (_Stream, _AsyncStream)) or stream.head is None or not stream.head.at_body:
+    if not isinstance(stream, kind) or stream.head is None or not stream.head.at_body:
         return None
     headers = response.headers
     if (response.http_version != "HTTP/1.1" or "content-encoding" in headers
             or headers.get("transfer-encoding", "").strip().lower() != "chunked"):
         return None
+    stream.head.at_body = False  # claimed: a second call gets None
     return stream
 
 
@@ -272,11 +278,9 @@ def chunked_body(response: httpx.Response, timeout: float | None) -> Iterator[by
     Errors are httpx's (ReadTimeout, ReadError, RemoteProtocolError), or k8spb's TransportError for
     malformed framing. Closing the response afterwards closes the connection (h11 never saw its end).
     """
-    stream = _body_stream(response)
-    if not isinstance(stream, _Stream):
+    stream = _claim(response, _Stream)
+    if stream is None:
         return None
-    assert stream.head is not None
-    stream.head.at_body = False  # claimed: a second call gets None
 
     def payload() -> Iterator[bytes]:
         dechunker = Dechunker()
@@ -294,11 +298,9 @@ def chunked_body(response: httpx.Response, timeout: float | None) -> Iterator[by
 
 def async_chunked_body(response: httpx.Response, timeout: float | None) -> AsyncIterator[bytes] | None:
     """:func:`chunked_body` for AsyncClient's responses."""
-    stream = _body_stream(response)
-    if not isinstance(stream, _AsyncStream):
+    stream = _claim(response, _AsyncStream)
+    if stream is None:
         return None
-    assert stream.head is not None
-    stream.head.at_body = False
 
     async def payload() -> AsyncIterator[bytes]:
         dechunker = Dechunker()
