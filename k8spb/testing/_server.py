@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -967,6 +968,17 @@ _IOV_MAX = 1024  # the most buffers one sendmsg may take on Linux
 _GO_CHUNKING_BUFFER = 2048  # net/http's bufferBeforeChunkingSize
 
 
+def _split_parts(parts: Sequence[bytes | memoryview], n: int) -> tuple[list[bytes | memoryview],
+                                                                      list[bytes | memoryview]]:
+    """The first ``n`` bytes of ``parts`` and the rest, as views (nothing copied)."""
+    for i, part in enumerate(parts):
+        if n <= len(part):
+            view = memoryview(part)
+            return [*parts[:i], view[:n]], [view[n:], *parts[i + 1:]]
+        n -= len(part)
+    return list(parts), []
+
+
 def closed_by_peer(conn: socket.socket) -> bool:
     """Whether the client hung up (peeks at the raw socket; TLS sockets cannot peek)."""
     try:
@@ -1007,37 +1019,40 @@ class _WatchStream:
         frame's 4-byte length and its body separately, so a large event goes out as two chunks (the
         buffer topped up to 2 KiB, then the rest directly) while small events share 2 KiB chunks.
         """
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
         cut = self.req.h.cut
         if cut is not None and self.sent >= cut.after_events:
-            self._write(data[: len(data) // 2])
+            data = b"".join(parts)
+            self._write([data[: len(data) // 2]])
             self.flush()
             raise _CutHere
         if self.neg.format == "protobuf":
-            self._write(data[:4])
-            self._write(memoryview(data)[4:])
+            first = memoryview(parts[0])
+            self._write([first[:4]])
+            self._write([first[4:], *parts[1:]])
         else:
-            self._write(data)
+            self._write(parts)
         self.sent += 1
         if self._size >= 65536:  # many chunks, one system call
             self._send()
 
-    def _write(self, data: bytes | memoryview) -> None:
+    def _write(self, parts: Sequence[bytes | memoryview]) -> None:
+        """One Write of ``parts`` (as if joined, without joining them) to Go's buffered response writer."""
+        size = sum(map(len, parts))
         room = _GO_CHUNKING_BUFFER - self._buffered
-        if len(data) <= room:
-            self._buffer.append(data)
-            self._buffered += len(data)
+        if size <= room:
+            self._buffer += parts
+            self._buffered += size
             return
         if self._buffered:
-            self._buffer.append(data[:room])
+            head, parts = _split_parts(parts, room)
+            self._buffer += head
             self._emit(self._buffer, _GO_CHUNKING_BUFFER)
             self._buffer, self._buffered = [], 0
-            data = data[room:]
-        if len(data) > _GO_CHUNKING_BUFFER:
-            self._emit([data], len(data))
+            size -= room
+        if size > _GO_CHUNKING_BUFFER:
+            self._emit(list(parts), size)
         else:
-            self._buffer.append(data)
-            self._buffered = len(data)
+            self._buffer, self._buffered = list(parts), size
 
     def _emit(self, pieces: list[bytes | memoryview], size: int) -> None:
         self._pending += [b"%x\r\n" % size, *pieces, b"\r\n"]

@@ -207,3 +207,16 @@ def test_a_remembered_header_is_only_reused_for_the_same_bytes(data: st.DataObje
                   "at")
     frame[i] = data.draw(st.integers(0, 255).filter(lambda b: b != good[i]), "byte")
     assert _outcome(bytes(frame), Pod, True, good) == _outcome(bytes(frame), Pod, False, good)
+
+
+def test_pieces_json_in_16k_steps_protobuf_whole() -> None:
+    lines = b"".join(json.dumps({"type": "ADDED", "object": {"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": f"cm-{i}"}, "data": {"k": "v" * 3000}}}).encode() + b"\n"
+                     for i in range(20))
+    dec = WatchDecoder("application/json", ConfigMap)
+    pieces = dec.pieces(lines)
+    assert len(pieces) > 1 and all(len(p) <= 16 * 1024 for p in pieces) and b"".join(pieces) == lines
+    names = [e.object.metadata.name for p in pieces for e in dec.feed(p)]
+    assert names == [f"cm-{i}" for i in range(20)]
+    frames = b"".join(_pb_frame("ADDED", _cm(f"cm-{i}", str(i))) for i in range(20)) * 20
+    assert WatchDecoder(k8spb.PROTOBUF, ConfigMap).pieces(frames) == (frames,)
