@@ -3,7 +3,7 @@
 
 Run by the build backend (build_backend.py) at install time, or by hand::
 
-    python build.py                 # generate into k8spb/
+    python build.py                 # generate into src/k8spb/
     python build.py --check         # exit 1 when the generated code is missing or stale
     python build.py --protos DIR --openapi FILE
 
@@ -12,7 +12,7 @@ Inputs are looked up in this order: ``--protos`` / ``K8SPB_PROTOS``; ``protos/``
 ``--openapi`` / ``K8SPB_OPENAPI``, else ``swagger.json`` next to the proto root. Both must match the
 pin in ``protos/pin.json`` (refresh it with ``tools/refresh_pin.py``).
 
-Output (gitignored, deterministic): one module per Kubernetes Go package under ``k8spb/`` holding the
+Output (gitignored, deterministic): one module per Kubernetes Go package under ``src/k8spb/`` holding the
 serialized descriptor and the dataclass models, and ``k8spb/_generated_kinds.py`` (the kind and
 resource registry).
 """
@@ -35,7 +35,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 PIN_FILE = ROOT / "protos" / "pin.json"
-OUT_PACKAGE = ROOT / "k8spb"
+SRC = ROOT / "src"
+OUT_PACKAGE = SRC / "k8spb"
 GENERATED_TOPS = ("api", "apimachinery", "apiextensions_apiserver", "kube_aggregator")
 REGISTRY_FILE = "_generated_kinds.py"
 
@@ -578,7 +579,7 @@ class Generator:
         for f in sorted(self.fds.file, key=lambda f: f.name):
             text, kinds_here, res_here = self.render_file(f, kinds, by_kind, by_group_kind)
             rel = Path(*module_of(f.package).split(".")[1:]) / "__init__.py"
-            outputs[str(Path("k8spb") / rel)] = text
+            outputs[str(Path("src") / "k8spb" / rel)] = text
             for full, gvks in kinds_here.items():
                 for g, v, k in gvks:
                     av = f"{g}/{v}" if g else v
@@ -586,14 +587,14 @@ class Generator:
             resource_rows += res_here
         # intermediate packages
         for path in list(outputs):
-            parts = Path(path).parts[:-2]
+            parts = Path(path).parts[1:-2]  # ("k8spb", "api", "core") under src/
             for i in range(2, len(parts) + 1):
-                pkg_init = str(Path(*parts[:i]) / "__init__.py")
+                pkg_init = str(Path("src", *parts[:i]) / "__init__.py")
                 if pkg_init not in outputs:
                     dotted = ".".join(parts[:i])
                     outputs[pkg_init] = (f"{self.header()}\"\"\"Generated namespace package "
                                          f"{dotted}.\"\"\"\n")
-        outputs[str(Path("k8spb") / REGISTRY_FILE)] = self.render_registry(registry_kinds, gv_modules,
+        outputs[str(Path("src") / "k8spb" / REGISTRY_FILE)] = self.render_registry(registry_kinds, gv_modules,
                                                                            resource_rows)
         return outputs
 
@@ -829,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build.py: {len(outputs)} generated files are up to date")
         return 0
     n = write(outputs)
-    print(f"build.py: wrote {n} files under k8spb/")
+    print(f"build.py: wrote {n} files under src/k8spb/")
     return 0
 
 

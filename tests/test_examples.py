@@ -24,7 +24,7 @@ def kubeconfig() -> Iterator[str]:
 
 
 def _run(args: list[str], kubeconfig: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "KUBECONFIG": kubeconfig, "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
 

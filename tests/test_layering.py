@@ -32,8 +32,8 @@ def _layer(module: str) -> int | None:
 
 def _modules() -> list[tuple[str, ast.Module]]:
     out = []
-    for path in sorted((ROOT / "k8spb").rglob("*.py")):
-        rel = path.relative_to(ROOT).with_suffix("")
+    for path in sorted((ROOT / "src" / "k8spb").rglob("*.py")):
+        rel = path.relative_to(ROOT / "src").with_suffix("")
         parts = list(rel.parts)
         if parts[-1] == "__init__":
             parts.pop()

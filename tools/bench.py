@@ -54,8 +54,8 @@ BP2_PROTOS = (
     "k8s.io/apimachinery/pkg/util/intstr/generated.proto",
 )
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+if str(ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "src"))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -536,7 +536,7 @@ def child(scenario: str, workdir: Path, runs: int, budget: float, use_tracemallo
 
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
     return env
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 PB = "application/vnd.kubernetes.protobuf"
@@ -323,7 +323,7 @@ def main() -> int:
         cmd = [sys.executable, __file__, "--child", "server", "--kubeconfig", srv.kubeconfig_path,
                "--since", json.dumps(since), "--events", str(args.events)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
         for label, secs, size, cpu in json.loads(proc.stdout.strip().splitlines()[-1]):
             n = args.pods if "list" in label else args.events
             rows.append((label, secs, None,
@@ -340,7 +340,7 @@ def main() -> int:
                            srv.kubeconfig_path, "--since", since[resource], "--events", str(args.events),
                            "--resource", resource]
                     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False,
-                                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
                     out = runs.setdefault((title, kind), [])
                     if proc.returncode != 0:
                         out.append({"error": proc.stderr.strip()[-200:]})
