@@ -1,35 +1,48 @@
-"""Client and AsyncClient: the only place with sockets (httpx).
+"""Client and AsyncClient: the only place with sockets (httpcore, imported when a client is made).
 
 Retries, 401 refresh, protobuf->JSON fallback and rate limiting are one generator (:meth:`_Core._flow`)
 that yields what to do next ("send this", "sleep this long"); ``Client`` and ``AsyncClient`` are two
 short loops that carry it out.
+
+What is resent: a request that never reached the server (the connection could not be made), and 429
+answers, always; after that, only what can be resent: reads, replace and delete (whose
+resourceVersion and uid preconditions make a second attempt fail rather than apply twice) and
+server-side apply. A write whose answer was lost (connection cut after sending, 5xx) and whose resend
+then gets 404 or 409 raises TransportError saying the first attempt may have been applied, since
+that answer may be the first attempt's doing. Create and the other patches are never resent once
+sent.
 """
 
 from __future__ import annotations
 
-import asyncio
+import codecs
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
-
+from k8spb._body import BodyDecoder
 from k8spb._codec import JSON, PROTOBUF
-from k8spb._codec._watch import WatchDecoder, WatchEvent
-from k8spb._config import Config
+from k8spb._codec._watch import MAX_FRAME, WatchDecoder, WatchEvent
+from k8spb._config import Config, redact_url
 from k8spb._errors import ApiError, DecodeError, RequestTimeout, TransportError
 from k8spb._registry import KUBERNETES_VERSION
 from k8spb._request import ACCEPT_JSON, Request, error_from_response, interpret
 from k8spb._schema import Model
-from k8spb._transport import async_chunked_body, async_transport, chunked_body, transport
+
+if TYPE_CHECKING:
+    import httpcore
 
 __all__ = ["AsyncClient", "Client", "Middleware"]
 
 M = TypeVar("M", bound=Model)
 USER_AGENT = f"k8spb/0.1.0 (kubernetes {KUBERNETES_VERSION})"
+_READS = frozenset({"GET", "HEAD"})
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_LONGEST_LINE = 1 << 20  # a followed log line longer than this is handed out in pieces
 
 
 class Middleware(Protocol):
@@ -54,6 +67,25 @@ class _Sleep:
     seconds: float
 
 
+@dataclass(slots=True)
+class _Reply:
+    """An answer: the httpcore response, and its body unless it streams."""
+
+    response: httpcore.Response
+    body: bytes | None
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+    def header(self, name: bytes) -> str | None:
+        """The value of a response header (``name`` in lower case), or None."""
+        for key, value in self.response.headers:
+            if key.lower() == name:
+                return value.decode("latin-1")
+        return None
+
+
 class _RateLimiter:
     """Token bucket: ``qps`` requests per second with bursts of ``burst``."""
 
@@ -73,8 +105,7 @@ class _RateLimiter:
             return 0.0 if self.tokens >= 0 else -self.tokens / self.qps
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
+def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
     try:
@@ -83,11 +114,29 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
+def _in_time(deadline: float | None, delay: float) -> bool:
+    return deadline is None or time.monotonic() + delay < deadline
+
+
+def _stream_read_timeout(request: Request) -> float | None:
+    """Read timeout of a stream: the server's own timeoutSeconds plus slack, else none (watch, follow)."""
+    for k, v in request.params:
+        if k == "timeoutSeconds":
+            try:
+                return float(v) + 30.0
+            except ValueError:
+                return None
+    return None
+
+
 class _Core:
-    """Configuration and the request flow shared by both clients."""
+    """Configuration, request building and the request flow shared by both clients."""
 
     def __init__(self, config: Config, *, prefer_protobuf: bool, max_retries: int, backoff: float,
                  qps: float | None, burst: int, middleware: Sequence[Middleware]) -> None:
+        from k8spb import _transport  # httpcore (and with it anyio) only once a client is made
+
+        self._t = _transport
         self.config = config
         self.prefer_protobuf = prefer_protobuf
         self.max_retries = max_retries
@@ -96,21 +145,27 @@ class _Core:
         self.middleware = tuple(middleware)
         self.json_only: set[str] = set()
         """Group-versions that refused protobuf (406/415): asked for in JSON from then on."""
+        url = urlsplit(config.server)
+        self._scheme = url.scheme.encode("ascii")
+        self._host = (url.hostname or "").encode("idna")
+        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._prefix = url.path.rstrip("/")
+        fixed = [("Host", url.netloc.rpartition("@")[2]), ("User-Agent", USER_AGENT)]
+        if not config.disable_compression:
+            fixed.append(("Accept-Encoding", "gzip"))
+        if url.username is not None or url.password is not None:  # user info in the server URL: basic auth
+            import base64
+            from urllib.parse import unquote
+
+            pair = f"{unquote(url.username or '')}:{unquote(url.password or '')}".encode()
+            self._userinfo: list[tuple[bytes, bytes]] = [(b"Authorization", b"Basic " + base64.b64encode(pair))]
+        else:
+            self._userinfo = []
+        self._fixed = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (*fixed, *config.impersonate)]
 
     @property
     def namespace(self) -> str:
         return self.config.namespace
-
-    def _timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.config.timeout)
-
-    def _client_args(self) -> dict[str, Any]:
-        return {
-            "base_url": self.config.server,
-            "trust_env": False,
-            "timeout": self._timeout(),
-            "headers": {"User-Agent": USER_AGENT},
-        }
 
     def prepare(self, request: Request) -> Request:
         """Apply the remembered JSON fallback for the request's group-version."""
@@ -118,11 +173,51 @@ class _Core:
             request = request.with_header("Accept", ACCEPT_JSON)
         return request
 
-    def _flow(self, request: Request) -> Generator[_Send | _Sleep, httpx.Response, httpx.Response]:
+    def _deadline(self) -> float | None:
+        timeout = self.config.timeout
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _build(self, request: Request, auth: dict[str, str], stream: bool) -> httpcore.Request:
+        """The httpcore request (the path joined to the server's, the query encoded, every header set)."""
+        target = quote(self._prefix + request.path, safe=_PATH_SAFE)
+        if request.params:
+            target += "?" + urlencode(request.params)
+        headers = [*self._fixed, *((k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers)]
+        if auth:
+            headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in auth.items()]
+        elif self._userinfo:
+            headers += self._userinfo
+        if request.body is not None:
+            headers.append((b"Content-Length", b"%d" % len(request.body)))
+        config = self.config
+        timeout = config.timeout
+        read = _stream_read_timeout(request) if stream else config.read_timeout or timeout
+        extensions = {"timeout": {"connect": timeout, "read": read, "write": timeout, "pool": timeout}}
+        import httpcore
+
+        url = httpcore.URL(scheme=self._scheme, host=self._host, port=self._port, target=target.encode("ascii"))
+        return httpcore.Request(request.method.encode("ascii"), url, headers=headers, content=request.body or b"",
+                                extensions=extensions)
+
+    def _decoder(self, reply: _Reply, what: str, *, whole: bool) -> BodyDecoder:
+        """The decoder of a body: a whole one within the configured limits, a stream's without."""
+        config = self.config
+        return BodyDecoder(reply.header(b"content-encoding") or "", what=what,
+                           max_raw=config.max_response_bytes if whole else None,
+                           max_decoded=config.max_decompressed_bytes if whole else None)
+
+    def _flow(self, request: Request, deadline: float | None
+              ) -> Generator[_Send | _Sleep, _Reply, tuple[_Reply, str | None]]:
+        """Send ``request`` until it has a final answer: that answer, and why an earlier attempt of a write
+        has an unknown outcome (None if none has)."""
         attempt = 0
         refreshed = False
         fell_back = False
+        lost: str | None = None
         request = self.prepare(request)
+        write = request.method not in _READS
+        import httpcore
+
         while True:
             if self.limiter is not None:
                 delay = self.limiter.reserve()
@@ -132,14 +227,22 @@ class _Core:
                 request = mw.on_request(request)
             started = time.monotonic()
             try:
-                response = yield _Send(request)
-            except (httpx.TransportError, TransportError) as exc:
-                if request.idempotent and attempt < self.max_retries and not isinstance(exc, httpx.TimeoutException):
-                    yield _Sleep(self._delay(attempt, None))
-                    attempt += 1
-                    continue
-                raise
-            status = response.status_code
+                reply = yield _Send(request)
+            except self._t.HTTP_ERRORS as exc:
+                reached = not isinstance(exc, (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.PoolTimeout,
+                                               httpcore.ProxyError, httpcore.UnsupportedProtocol))
+                if write and reached:
+                    lost = lost or f"{type(exc).__name__}: {exc}"
+                resend = request.idempotent or not reached
+                if (resend and attempt < self.max_retries and not isinstance(exc, httpcore.TimeoutException)
+                        and not isinstance(exc, httpcore.UnsupportedProtocol)):
+                    delay = self._delay(attempt, None)
+                    if _in_time(deadline, delay):
+                        yield _Sleep(delay)
+                        attempt += 1
+                        continue
+                raise self._transport_error(request, exc, lost, deadline) from None
+            status = reply.status
             for mw in self.middleware:
                 mw.on_response(request, status, time.monotonic() - started)
             if status == 401 and not refreshed:
@@ -151,13 +254,35 @@ class _Core:
                 self.json_only.add(request.group_version)
                 request = self._as_json(request)
                 continue
-            retry_after = _retry_after(response.headers)
+            retry_after = _retry_after(reply.header(b"retry-after"))
             retryable = status == 429 or (status >= 500 and (retry_after is not None or status in (502, 503, 504)))
             if retryable and attempt < self.max_retries and (request.idempotent or status == 429):
-                yield _Sleep(self._delay(attempt, retry_after))
-                attempt += 1
-                continue
-            return response
+                delay = self._delay(attempt, retry_after)
+                if _in_time(deadline, delay):
+                    if write and status != 429:  # a 5xx may come after the write was applied
+                        lost = lost or f"HTTP {status}"
+                    yield _Sleep(delay)
+                    attempt += 1
+                    continue
+            return reply, lost
+
+    def _transport_error(self, request: Request, exc: Exception, lost: str | None,
+                         deadline: float | None) -> TransportError:
+        """The TransportError for a request that got no answer, naming it (and never a credential)."""
+        import httpcore
+
+        what = request.describe()
+        if isinstance(exc, httpcore.TimeoutException):
+            if deadline is not None and time.monotonic() >= deadline - 0.01:
+                return RequestTimeout(f"{what}: timed out: not done within Config.timeout "
+                                      f"({self.config.timeout:g} s; {type(exc).__name__})")
+            read = self.config.read_timeout
+            limit = f"Config.read_timeout ({read:g} s)" if read is not None else "the timeout"
+            return RequestTimeout(f"{what}: timed out: no data within {limit} ({type(exc).__name__})")
+        text = f"{what}: {type(exc).__name__}: {redact_url(str(exc))}" if str(exc) else f"{what}: {type(exc).__name__}"
+        if lost is not None:
+            text += "; the request may have been applied (its answer was lost)"
+        return TransportError(text)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -178,16 +303,42 @@ class _Core:
             out = _replace_body(out, encode(decode(request.body, PROTOBUF), JSON))
         return out
 
-    def headers(self, request: Request, auth: dict[str, str]) -> list[tuple[str, str]]:
-        return [*request.headers, *auth.items(), *self.config.impersonate]
+    @staticmethod
+    def _result(sent: Request, reply: _Reply, lost: str | None, into: type[Any] | None) -> Any:
+        """The decoded answer, or its ApiError; a 404/409 after a lost write attempt is reported as such."""
+        assert reply.body is not None
+        content_type = reply.header(b"content-type")
+        if lost is not None and reply.status in (404, 409):
+            err = error_from_response(sent, reply.status, content_type, reply.body)
+            raise TransportError(
+                f"{sent.describe()}: outcome unknown: an earlier attempt got no answer ({lost}) and may have been "
+                f"applied; the retry then got {err.code} {err.reason or ''}: {err.message} (read the object "
+                "again to see which)") from err
+        return interpret(sent, reply.status, content_type, reply.body, into)
 
-    def to_httpx(self, client: httpx.Client | httpx.AsyncClient, request: Request,
-                 auth: dict[str, str], stream_timeout: float | None = None) -> httpx.Request:
-        timeout = self._timeout() if stream_timeout is None else httpx.Timeout(self.config.timeout,
-                                                                                read=stream_timeout)
-        return client.build_request(request.method, request.path, params=list(request.params),
-                                    headers=self.headers(request, auth), content=request.body,
-                                    timeout=timeout)
+    @staticmethod
+    def _text(sent: Request, reply: _Reply) -> str:
+        assert reply.body is not None
+        if not 200 <= reply.status < 300:
+            raise error_from_response(sent, reply.status, reply.header(b"content-type"), reply.body)
+        return reply.body.decode("utf-8", "replace")
+
+    @staticmethod
+    def _error(sent: Request, reply: _Reply, body: bytes) -> ApiError:
+        return error_from_response(sent, reply.status, reply.header(b"content-type"), body,
+                                   _retry_after(reply.header(b"retry-after")))
+
+    @staticmethod
+    def _stream_error(sent: Request, exc: Exception) -> Exception:
+        """A stream's failure, naming the request."""
+        if isinstance(exc, DecodeError):
+            return DecodeError(f"{sent.describe()}: {exc}")
+        if isinstance(exc, TransportError):  # malformed chunked framing, a bad Content-Encoding
+            return exc if str(exc).startswith(sent.describe()) else TransportError(f"{sent.describe()}: {exc}")
+        if "Timeout" in type(exc).__name__:
+            return RequestTimeout(f"{sent.describe()}: timed out: no data within the stream's read timeout "
+                                  f"({type(exc).__name__})")
+        return TransportError(f"{sent.describe()}: {type(exc).__name__}: {exc}")
 
 
 def _replace_body(request: Request, body: bytes) -> Request:
@@ -196,21 +347,32 @@ def _replace_body(request: Request, body: bytes) -> Request:
     return replace(request, body=body)
 
 
-def _wrap_transport_error(request: Request, exc: Exception) -> TransportError:
-    if isinstance(exc, httpx.TimeoutException):
-        return RequestTimeout(f"{request.describe()}: timed out ({type(exc).__name__})")
-    return TransportError(f"{request.describe()}: {type(exc).__name__}: {exc}")
+class _Lines:
+    """Text lines out of decoded bytes (pods/log), a long line handed out in pieces."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending = ""
+
+    def feed(self, data: bytes, final: bool = False) -> list[str]:
+        text = self._pending + self._decoder.decode(data, final)
+        lines = text.split("\n")
+        self._pending = "" if final else lines.pop()
+        if len(self._pending) > _LONGEST_LINE:
+            lines.append(self._pending)
+            self._pending = ""
+        return [line[:-1] if line.endswith("\r") else line for line in lines if line or not final]
 
 
-def _stream_read_timeout(request: Request) -> float | None:
-    """Read timeout of a stream: the server's own timeoutSeconds plus slack, else none (watch, follow)."""
-    for k, v in request.params:
-        if k == "timeoutSeconds":
-            try:
-                return float(v) + 30.0
-            except ValueError:
-                return None
-    return None
+def _watch_events(decoder: WatchDecoder, sent: Request, chunk: bytes) -> Iterable[WatchEvent[Any]]:
+    """The events in ``chunk`` (an ERROR event raised as its ApiError); a bad event after them raised at once."""
+    for piece in decoder.pieces(chunk):
+        for event in decoder.feed(piece):
+            if event.type == "ERROR":
+                _raise_error_event(sent, event)
+            yield event
+        if decoder.error is not None:
+            raise decoder.error
 
 
 class Client(_Core):
@@ -221,8 +383,7 @@ class Client(_Core):
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
                          qps=qps, burst=burst, middleware=middleware)
-        self._http = httpx.Client(transport=transport(verify=config.ssl_context(), proxy=config.proxy, http2=http2),
-                                  **self._client_args())
+        self._pool = self._t.pool(verify=config.ssl_context(), proxy=config.proxy, http2=http2)
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> Client:
@@ -230,7 +391,7 @@ class Client(_Core):
         return cls(Config.infer(), **kwargs)
 
     def close(self) -> None:
-        self._http.close()
+        self._pool.close()
 
     def __enter__(self) -> Client:
         return self
@@ -239,66 +400,90 @@ class Client(_Core):
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client(server={self.config.server!r}, protobuf={self.prefer_protobuf})"
+        return f"Client(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
 
-    def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, httpx.Response]:
-        flow = self._flow(request)
-        action = next(flow)
-        current = request
-        while True:
-            if isinstance(action, _Sleep):
-                time.sleep(action.seconds)
-                action = next(flow)
-                continue
-            current = action.request
-            try:
-                hreq = self.to_httpx(self._http, current, self.config.auth.headers(),
-                                     _stream_read_timeout(current) if stream else None)
-                response = self._http.send(hreq, stream=stream)  # a body cut short is retried too
-            except httpx.HTTPError as exc:
-                try:
-                    action = flow.throw(exc)
-                except httpx.HTTPError as final:
-                    raise _wrap_transport_error(current, final) from None
-                continue
-            try:
-                action = flow.send(response)
-            except StopIteration:
-                return current, response
+    def _send(self, request: Request, stream: bool) -> _Reply:
+        response = self._pool.handle_request(self._build(request, self.config.auth.headers(), stream))
+        if stream:
+            return _Reply(response, None)
+        reply = _Reply(response, None)
+        try:
+            decoder = self._decoder(reply, request.describe(), whole=True)
+            parts = [piece for data in response.iter_stream() for piece in decoder.feed(data)]
+            parts += decoder.finish()
+        finally:
             response.close()
+        reply.body = parts[0] if len(parts) == 1 else b"".join(parts)
+        return reply
+
+    def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, _Reply, str | None]:
+        deadline = self._deadline()
+        token = self._t.DEADLINE.set(deadline)
+        try:
+            flow = self._flow(request, deadline)
+            action = next(flow)
+            while True:
+                if isinstance(action, _Sleep):
+                    time.sleep(action.seconds)
+                    action = next(flow)
+                    continue
+                current = action.request
+                try:
+                    reply = self._send(current, stream)
+                except self._t.HTTP_ERRORS as exc:
+                    action = flow.throw(exc)
+                    continue
+                try:
+                    action = flow.send(reply)
+                except StopIteration as done:
+                    return current, *done.value
+                reply.response.close()
+        finally:
+            self._t.DEADLINE.reset(token)
 
     def request(self, request: Request, into: type[Any] | None = None) -> Any:
         """Send a request and decode the response (raising ApiError for error statuses)."""
-        sent, response = self._exchange(request)
-        try:
-            body = response.read()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
-        finally:
-            response.close()
-        return interpret(sent, response.status_code, response.headers.get("content-type"), body, into)
+        sent, reply, lost = self._exchange(request)
+        return self._result(sent, reply, lost, into)
 
     def request_text(self, request: Request) -> str:
         """Send a request whose successful answer is plain text (pods/log)."""
-        sent, response = self._exchange(request)
+        sent, reply, _ = self._exchange(request)
+        return self._text(sent, reply)
+
+    def _stream(self, request: Request) -> tuple[Request, _Reply, Iterator[bytes]]:
+        """Send a streamed request; its answer and decoded body (ApiError for an error status)."""
+        sent, reply, _ = self._exchange(request, stream=True)
+        response = reply.response
         try:
-            body = response.read()
-        finally:
+            if not 200 <= reply.status < 300:
+                decoder = self._decoder(reply, sent.describe(), whole=True)
+                body = b"".join([p for data in response.iter_stream() for p in decoder.feed(data)] + decoder.finish())
+                raise self._error(sent, reply, body)
+            raw = self._t.chunked_body(response, _stream_read_timeout(sent))
+            return sent, reply, raw if raw is not None else self._decoded(reply)
+        except BaseException:
             response.close()
-        if not 200 <= response.status_code < 300:
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body)
-        return body.decode("utf-8", "replace")
+            raise
+
+    def _decoded(self, reply: _Reply) -> Iterator[bytes]:
+        decoder = self._decoder(reply, "", whole=False)
+        for data in reply.response.iter_stream():
+            yield from decoder.feed(data)
+        yield from decoder.finish()
 
     def stream_lines(self, request: Request) -> Iterator[str]:
         """Stream a text response line by line (pods/log with follow)."""
-        sent, response = self._exchange(request, stream=True)
+        sent, reply, body = self._stream(request)
+        lines = _Lines()
         try:
-            self._raise_for_status(sent, response)
-            yield from response.iter_lines()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
+            for data in body:
+                yield from lines.feed(data)
+            yield from lines.feed(b"", final=True)
+        except (*self._t.HTTP_ERRORS, TransportError) as exc:
+            raise self._stream_error(sent, exc) from None
         finally:
-            response.close()
+            reply.response.close()
 
     def watch(self, request: Request, into: type[Any] | None = None) -> Iterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
@@ -306,33 +491,16 @@ class Client(_Core):
         A stream that breaks raises TransportError (connection lost) or DecodeError (ended or garbled
         mid-event) after every complete event before the break has been yielded.
         """
-        sent, response = self._exchange(request, stream=True)
+        sent, reply, body = self._stream(request)
         try:
-            self._raise_for_status(sent, response)
-            decoder = WatchDecoder(response.headers.get("content-type") or JSON, into)
-            body = chunked_body(response, _stream_read_timeout(sent))
-            for chunk in response.iter_raw() if body is None else body:
-                for piece in decoder.pieces(chunk):
-                    for event in decoder.feed(piece):
-                        if event.type == "ERROR":
-                            _raise_error_event(sent, event)
-                        yield event
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, max_frame=MAX_FRAME)
+            for chunk in body:
+                yield from _watch_events(decoder, sent, chunk)
             decoder.close()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
-        except DecodeError as exc:
-            raise DecodeError(f"{sent.describe()}: {exc}") from None
-        except TransportError as exc:  # malformed chunked framing
-            raise TransportError(f"{sent.describe()}: {exc}") from None
+        except (*self._t.HTTP_ERRORS, TransportError, DecodeError) as exc:
+            raise self._stream_error(sent, exc) from None
         finally:
-            response.close()
-
-    @staticmethod
-    def _raise_for_status(sent: Request, response: httpx.Response) -> None:
-        if not 200 <= response.status_code < 300:
-            body = response.read()
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body,
-                                      _retry_after(response.headers))
+            reply.response.close()
 
 
 class AsyncClient(_Core):
@@ -343,9 +511,7 @@ class AsyncClient(_Core):
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
                          qps=qps, burst=burst, middleware=middleware)
-        self._http = httpx.AsyncClient(
-            transport=async_transport(verify=config.ssl_context(), proxy=config.proxy, http2=http2),
-            **self._client_args())
+        self._pool = self._t.async_pool(verify=config.ssl_context(), proxy=config.proxy, http2=http2)
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> AsyncClient:
@@ -353,7 +519,7 @@ class AsyncClient(_Core):
         return cls(Config.infer(), **kwargs)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._pool.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -362,67 +528,97 @@ class AsyncClient(_Core):
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"AsyncClient(server={self.config.server!r}, protobuf={self.prefer_protobuf})"
+        return f"AsyncClient(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
 
-    async def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, httpx.Response]:
-        flow = self._flow(request)
-        action = next(flow)
-        current = request
-        while True:
-            if isinstance(action, _Sleep):
-                await asyncio.sleep(action.seconds)
-                action = next(flow)
-                continue
-            current = action.request
-            try:
-                hreq = self.to_httpx(self._http, current, await self.config.auth.aheaders(),
-                                     _stream_read_timeout(current) if stream else None)
-                response = await self._http.send(hreq, stream=stream)
-            except httpx.HTTPError as exc:
-                try:
-                    action = flow.throw(exc)
-                except httpx.HTTPError as final:
-                    raise _wrap_transport_error(current, final) from None
-                continue
-            try:
-                action = flow.send(response)
-            except StopIteration:
-                return current, response
+    async def _send(self, request: Request, stream: bool) -> _Reply:
+        response = await self._pool.handle_async_request(
+            self._build(request, await self.config.auth.aheaders(), stream))
+        if stream:
+            return _Reply(response, None)
+        reply = _Reply(response, None)
+        try:
+            decoder = self._decoder(reply, request.describe(), whole=True)
+            parts = [piece async for data in response.aiter_stream() for piece in decoder.feed(data)]
+            parts += decoder.finish()
+        finally:
             await response.aclose()
+        reply.body = parts[0] if len(parts) == 1 else b"".join(parts)
+        return reply
+
+    async def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, _Reply, str | None]:
+        deadline = self._deadline()
+        token = self._t.DEADLINE.set(deadline)
+        try:
+            flow = self._flow(request, deadline)
+            action = next(flow)
+            while True:
+                if isinstance(action, _Sleep):
+                    import asyncio
+
+                    await asyncio.sleep(action.seconds)
+                    action = next(flow)
+                    continue
+                current = action.request
+                try:
+                    reply = await self._send(current, stream)
+                except self._t.HTTP_ERRORS as exc:
+                    action = flow.throw(exc)
+                    continue
+                try:
+                    action = flow.send(reply)
+                except StopIteration as done:
+                    return current, *done.value
+                await reply.response.aclose()
+        finally:
+            self._t.DEADLINE.reset(token)
 
     async def request(self, request: Request, into: type[Any] | None = None) -> Any:
         """Send a request and decode the response (raising ApiError for error statuses)."""
-        sent, response = await self._exchange(request)
-        try:
-            body = await response.aread()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
-        finally:
-            await response.aclose()
-        return interpret(sent, response.status_code, response.headers.get("content-type"), body, into)
+        sent, reply, lost = await self._exchange(request)
+        return self._result(sent, reply, lost, into)
 
     async def request_text(self, request: Request) -> str:
         """Send a request whose successful answer is plain text (pods/log)."""
-        sent, response = await self._exchange(request)
+        sent, reply, _ = await self._exchange(request)
+        return self._text(sent, reply)
+
+    async def _stream(self, request: Request) -> tuple[Request, _Reply, AsyncIterator[bytes]]:
+        """Send a streamed request; its answer and decoded body (ApiError for an error status)."""
+        sent, reply, _ = await self._exchange(request, stream=True)
+        response = reply.response
         try:
-            body = await response.aread()
-        finally:
+            if not 200 <= reply.status < 300:
+                decoder = self._decoder(reply, sent.describe(), whole=True)
+                parts = [p async for data in response.aiter_stream() for p in decoder.feed(data)]
+                raise self._error(sent, reply, b"".join(parts + decoder.finish()))
+            raw = self._t.async_chunked_body(response, _stream_read_timeout(sent))
+            return sent, reply, raw if raw is not None else self._decoded(reply)
+        except BaseException:
             await response.aclose()
-        if not 200 <= response.status_code < 300:
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body)
-        return body.decode("utf-8", "replace")
+            raise
+
+    async def _decoded(self, reply: _Reply) -> AsyncIterator[bytes]:
+        decoder = self._decoder(reply, "", whole=False)
+        async for data in reply.response.aiter_stream():
+            for piece in decoder.feed(data):
+                yield piece
+        for piece in decoder.finish():
+            yield piece
 
     async def stream_lines(self, request: Request) -> AsyncIterator[str]:
         """Stream a text response line by line (pods/log with follow)."""
-        sent, response = await self._exchange(request, stream=True)
+        sent, reply, body = await self._stream(request)
+        lines = _Lines()
         try:
-            await self._raise_for_status(sent, response)
-            async for line in response.aiter_lines():
+            async for data in body:
+                for line in lines.feed(data):
+                    yield line
+            for line in lines.feed(b"", final=True):
                 yield line
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
+        except (*self._t.HTTP_ERRORS, TransportError) as exc:
+            raise self._stream_error(sent, exc) from None
         finally:
-            await response.aclose()
+            await reply.response.aclose()
 
     async def watch(self, request: Request, into: type[Any] | None = None) -> AsyncIterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
@@ -430,33 +626,17 @@ class AsyncClient(_Core):
         A stream that breaks raises TransportError (connection lost) or DecodeError (ended or garbled
         mid-event) after every complete event before the break has been yielded.
         """
-        sent, response = await self._exchange(request, stream=True)
+        sent, reply, body = await self._stream(request)
         try:
-            await self._raise_for_status(sent, response)
-            decoder = WatchDecoder(response.headers.get("content-type") or JSON, into)
-            body = async_chunked_body(response, _stream_read_timeout(sent))
-            async for chunk in response.aiter_raw() if body is None else body:
-                for piece in decoder.pieces(chunk):
-                    for event in decoder.feed(piece):
-                        if event.type == "ERROR":
-                            _raise_error_event(sent, event)
-                        yield event
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, max_frame=MAX_FRAME)
+            async for chunk in body:
+                for event in _watch_events(decoder, sent, chunk):
+                    yield event
             decoder.close()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
-        except DecodeError as exc:
-            raise DecodeError(f"{sent.describe()}: {exc}") from None
-        except TransportError as exc:  # malformed chunked framing
-            raise TransportError(f"{sent.describe()}: {exc}") from None
+        except (*self._t.HTTP_ERRORS, TransportError, DecodeError) as exc:
+            raise self._stream_error(sent, exc) from None
         finally:
-            await response.aclose()
-
-    @staticmethod
-    async def _raise_for_status(sent: Request, response: httpx.Response) -> None:
-        if not 200 <= response.status_code < 300:
-            body = await response.aread()
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body,
-                                      _retry_after(response.headers))
+            await reply.response.aclose()
 
 
 def _raise_error_event(sent: Request, event: WatchEvent[Any]) -> None:
