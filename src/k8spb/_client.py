@@ -16,7 +16,6 @@ sent.
 from __future__ import annotations
 
 import codecs
-import random
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
@@ -287,6 +286,8 @@ class _Core:
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, 60.0)
+        import random
+
         return float(min(self.backoff * (2.0**attempt), 10.0) * (0.5 + random.random() / 2))
 
     @staticmethod
@@ -512,6 +513,11 @@ class AsyncClient(_Core):
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
                          qps=qps, burst=burst, middleware=middleware)
         self._pool = self._t.async_pool(verify=config.ssl_context(), proxy=config.proxy, http2=http2)
+        import asyncio
+
+        # httpcore's pool rescans every queued request on every change (quadratic in the queue): requests
+        # wait here instead, so it never holds more than it has connections for.
+        self._slots = asyncio.Semaphore(self._t.CONNECTIONS)
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> AsyncClient:
@@ -531,17 +537,18 @@ class AsyncClient(_Core):
         return f"AsyncClient(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
 
     async def _send(self, request: Request, stream: bool) -> _Reply:
-        response = await self._pool.handle_async_request(
-            self._build(request, await self.config.auth.aheaders(), stream))
-        if stream:
-            return _Reply(response, None)
-        reply = _Reply(response, None)
-        try:
-            decoder = self._decoder(reply, request.describe(), whole=True)
-            parts = [piece async for data in response.aiter_stream() for piece in decoder.feed(data)]
-            parts += decoder.finish()
-        finally:
-            await response.aclose()
+        hreq = self._build(request, await self.config.auth.aheaders(), stream)
+        if stream:  # a stream holds its connection for long: it does not take a slot
+            return _Reply(await self._pool.handle_async_request(hreq), None)
+        async with self._slots:
+            response = await self._pool.handle_async_request(hreq)
+            reply = _Reply(response, None)
+            try:
+                decoder = self._decoder(reply, request.describe(), whole=True)
+                parts = [piece async for data in response.aiter_stream() for piece in decoder.feed(data)]
+                parts += decoder.finish()
+            finally:
+                await response.aclose()
         reply.body = parts[0] if len(parts) == 1 else b"".join(parts)
         return reply
 

@@ -15,7 +15,6 @@ import os
 import re
 import socket
 import ssl
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, TypeAlias
@@ -323,7 +322,7 @@ class _key_files:
     def __init__(self, cert: ClientCert) -> None:
         self._cert = cert
         self._fds: list[int] = []
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._dir: Any = None  # a tempfile.TemporaryDirectory
 
     def __enter__(self) -> tuple[str, str]:
         if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
@@ -337,6 +336,8 @@ class _key_files:
                 return paths[0], paths[1]
             except OSError:
                 self._close()
+        import tempfile
+
         self._dir = tempfile.TemporaryDirectory(prefix="k8spb-")  # mode 0700
         paths = []
         for name, data in (("cert.pem", self._cert.cert_pem), ("key.pem", self._cert.key_pem)):

@@ -19,6 +19,7 @@ for it, so a server sending a byte at a time cannot stretch it.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -255,8 +256,13 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-_LIMITS: dict[str, Any] = {"max_connections": 100, "max_keepalive_connections": 20, "keepalive_expiry": 5.0}
-"""httpx's defaults, which k8spb had before it built requests for httpcore itself."""
+CONNECTIONS = 100
+"""The most connections a pool opens to the server (httpx's default)."""
+
+_LIMITS: dict[str, Any] = {"max_connections": CONNECTIONS, "max_keepalive_connections": 20, "keepalive_expiry": 5.0,
+                           "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]}
+"""httpx's limits, which k8spb had before it built requests for httpcore itself, and no Nagle delay (as
+Go dials, and asyncio's transports do): with it a small request's answer waits for a delayed ACK."""
 
 
 def _proxy(url: str | None) -> httpcore.Proxy | None:
