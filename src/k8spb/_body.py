@@ -10,10 +10,18 @@ import zlib
 
 from k8spb._errors import TransportError
 
-__all__ = ["STEP", "BodyDecoder"]
+__all__ = ["STEP", "BodyDecoder", "header"]
 
 STEP = 1 << 20
 """The most one decoding step makes (bounds the memory a compressed read can claim at once)."""
+
+
+def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The value of a header in a raw header list (``name`` in lower case), or None."""
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 class BodyDecoder:
@@ -24,13 +32,14 @@ class BodyDecoder:
     either raises TransportError naming ``what`` (the request) and the Config setting.
     """
 
-    __slots__ = ("_encoding", "_max_decoded", "_max_raw", "_what", "_z", "decoded", "raw")
+    __slots__ = ("_encoding", "_max_decoded", "_max_raw", "_start", "_what", "_z", "decoded", "raw")
 
     def __init__(self, encoding: str, *, max_raw: int | None, max_decoded: int | None, what: str) -> None:
         self._encoding = encoding.strip().lower()
         self._what = what
         self._max_raw, self._max_decoded = max_raw, max_decoded
         self.raw = self.decoded = 0
+        self._start = b""  # a deflate body's bytes until it yields output: replayed as raw deflate on failure
         if self._encoding in ("", "identity"):
             self._z: zlib._Decompress | None = None
         elif self._encoding in ("gzip", "x-gzip"):
@@ -52,6 +61,8 @@ class BodyDecoder:
         if self._z is None:
             self._count(len(data))
             return [data] if data else []
+        if self._encoding == "deflate" and not self.decoded:
+            self._start += data
         out: list[bytes] = []
         while data:
             piece = self._inflate(data)
@@ -79,9 +90,10 @@ class BodyDecoder:
         try:
             return self._z.decompress(data, step)
         except zlib.error as exc:
-            if self._encoding == "deflate" and self.raw == len(data) and not self.decoded:
+            if self._encoding == "deflate" and not self.decoded:
                 self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send it
                 self._encoding = "raw deflate"
+                data, self._start = self._start, b""
                 return self._inflate(data)
             raise TransportError(f"{self._what}: corrupt {self._encoding} response body ({exc})") from None
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from k8spb._body import BodyDecoder
+from k8spb._body import BodyDecoder, header
 from k8spb._codec import JSON, PROTOBUF
-from k8spb._codec._watch import MAX_FRAME, WatchDecoder, WatchEvent
+from k8spb._codec._watch import WatchDecoder, WatchEvent
 from k8spb._config import Config, redact_url
 from k8spb._errors import ApiError, DecodeError, RequestTimeout, TransportError
 from k8spb._registry import KUBERNETES_VERSION
@@ -79,10 +79,7 @@ class _Reply:
 
     def header(self, name: bytes) -> str | None:
         """The value of a response header (``name`` in lower case), or None."""
-        for key, value in self.response.headers:
-            if key.lower() == name:
-                return value.decode("latin-1")
-        return None
+        return header(self.response.headers, name)
 
 
 class _RateLimiter:
@@ -494,7 +491,7 @@ class Client(_Core):
         """
         sent, reply, body = self._stream(request)
         try:
-            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, max_frame=MAX_FRAME)
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into)
             for chunk in body:
                 yield from _watch_events(decoder, sent, chunk)
             decoder.close()
@@ -635,7 +632,7 @@ class AsyncClient(_Core):
         """
         sent, reply, body = await self._stream(request)
         try:
-            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, max_frame=MAX_FRAME)
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into)
             async for chunk in body:
                 for event in _watch_events(decoder, sent, chunk):
                     yield event

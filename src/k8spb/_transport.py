@@ -30,9 +30,10 @@ from urllib.parse import unquote, urlsplit
 import httpcore
 from httpcore._utils import is_socket_readable
 
+from k8spb._body import header
 from k8spb._chunked import Dechunker
 
-__all__ = ["DEADLINE", "HTTP_ERRORS", "async_chunked_body", "async_pool", "chunked_body", "header", "pool"]
+__all__ = ["CONNECTIONS", "DEADLINE", "HTTP_ERRORS", "async_chunked_body", "async_pool", "chunked_body", "pool"]
 
 _SMALL = 64 * 1024
 _LARGE = 256 * 1024  # 1 MiB measured slower (alternating A/B in one process, commit 8b1303c)
@@ -288,21 +289,13 @@ def async_pool(*, verify: ssl.SSLContext, proxy: str | None, http2: bool) -> htt
                                         network_backend=_AsyncBackend(httpcore.AnyIOBackend()), **_LIMITS)
 
 
-def header(response: httpcore.Response, name: bytes) -> str | None:
-    """The value of a response header (``name`` in lower case), or None."""
-    for key, value in response.headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
 def _claim(response: httpcore.Response, kind: type[W]) -> W | None:
     """The stream under a chunked HTTP/1.1 response none of whose body has been read (once), else None."""
     stream = response.extensions.get("network_stream")
     if not isinstance(stream, kind) or stream.head is None or not stream.head.at_body:
         return None
-    if (response.extensions.get("http_version") != b"HTTP/1.1" or header(response, b"content-encoding")
-            or (header(response, b"transfer-encoding") or "").strip().lower() != "chunked"):
+    if (response.extensions.get("http_version") != b"HTTP/1.1" or header(response.headers, b"content-encoding")
+            or (header(response.headers, b"transfer-encoding") or "").strip().lower() != "chunked"):
         return None
     stream.head.at_body = False  # claimed: a second call gets None
     return stream
