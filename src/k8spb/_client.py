@@ -18,7 +18,7 @@ from __future__ import annotations
 import codecs
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -68,18 +68,48 @@ class _Sleep:
 
 @dataclass(slots=True)
 class _Reply:
-    """An answer: the httpcore response, and its body unless it streams."""
+    """An answer: its status, headers and whole body, or for a stream the httpcore response to read."""
 
-    response: httpcore.Response
-    body: bytes | None
-
-    @property
-    def status(self) -> int:
-        return self.response.status
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes | None = None
+    response: httpcore.Response | None = None
 
     def header(self, name: bytes) -> str | None:
         """The value of a response header (``name`` in lower case), or None."""
-        return header(self.response.headers, name)
+        return header(self.headers, name)
+
+    def close(self) -> None:
+        if self.response is not None:
+            self.response.close()
+
+    async def aclose(self) -> None:
+        if self.response is not None:
+            await self.response.aclose()
+
+
+class _Body:
+    """Collects a whole body: called with the status and headers, returns where its bytes go."""
+
+    __slots__ = ("config", "decoder", "parts", "what")
+
+    def __init__(self, config: Config, what: str) -> None:
+        self.config, self.what = config, what
+        self.parts: list[bytes] = []
+        self.decoder: BodyDecoder | None = None
+
+    def __call__(self, status: int, headers: list[tuple[bytes, bytes]]) -> Callable[[bytes], None]:
+        self.decoder = BodyDecoder(header(headers, b"content-encoding") or "", what=self.what,
+                                   max_raw=self.config.max_response_bytes,
+                                   max_decoded=self.config.max_decompressed_bytes)
+        feed, parts = self.decoder.feed, self.parts
+        return lambda data: parts.extend(feed(data))
+
+    def body(self) -> bytes:
+        parts = self.parts
+        if self.decoder is not None:
+            parts += self.decoder.finish()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class _RateLimiter:
@@ -173,8 +203,8 @@ class _Core:
         timeout = self.config.timeout
         return None if timeout is None else time.monotonic() + timeout
 
-    def _build(self, request: Request, auth: dict[str, str], stream: bool) -> httpcore.Request:
-        """The httpcore request (the path joined to the server's, the query encoded, every header set)."""
+    def _fields(self, request: Request, auth: dict[str, str]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        """The request target (the path joined to the server's, the query encoded) and every header."""
         target = quote(self._prefix + request.path, safe=_PATH_SAFE)
         if request.params:
             target += "?" + urlencode(request.params)
@@ -185,22 +215,45 @@ class _Core:
             headers += self._userinfo
         if request.body is not None:
             headers.append((b"Content-Length", b"%d" % len(request.body)))
+        return target.encode("ascii"), headers
+
+    def _build(self, request: Request, auth: dict[str, str], stream: bool) -> httpcore.Request:
+        """The request for httpcore (streams; proxies and HTTP/2)."""
+        import httpcore
+
+        target, headers = self._fields(request, auth)
         config = self.config
         timeout = config.timeout
         read = _stream_read_timeout(request) if stream else config.read_timeout or timeout
         extensions = {"timeout": {"connect": timeout, "read": read, "write": timeout, "pool": timeout}}
-        import httpcore
-
-        url = httpcore.URL(scheme=self._scheme, host=self._host, port=self._port, target=target.encode("ascii"))
+        url = httpcore.URL(scheme=self._scheme, host=self._host, port=self._port, target=target)
         return httpcore.Request(request.method.encode("ascii"), url, headers=headers, content=request.body or b"",
                                 extensions=extensions)
 
-    def _decoder(self, reply: _Reply, what: str, *, whole: bool) -> BodyDecoder:
-        """The decoder of a body: a whole one within the configured limits, a stream's without."""
+    def _wire(self, request: Request, auth: dict[str, str]) -> bytes:
+        """The request as HTTP/1.1 bytes, for :mod:`k8spb._http1`."""
+        target, headers = self._fields(request, auth)
+        lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), target)]
+        lines += [b"%s: %s" % field for field in headers]
+        head = b"\r\n".join(lines)
+        if b"\n" in head.replace(b"\r\n", b"") or b"\r" in head.replace(b"\r\n", b""):
+            raise TransportError(f"{request.describe()}: a request header contains a line break")
+        head += b"\r\n\r\n"
+        return head + request.body if request.body else head
+
+    def _lean_args(self) -> tuple[float | None, float | None]:
         config = self.config
-        return BodyDecoder(reply.header(b"content-encoding") or "", what=what,
-                           max_raw=config.max_response_bytes if whole else None,
-                           max_decoded=config.max_decompressed_bytes if whole else None)
+        return config.timeout, config.read_timeout or config.timeout
+
+    def _lean(self, proxy: str | None, http2: bool) -> tuple[str, int, bool] | None:
+        """Where :mod:`k8spb._http1` connects (host, port, TLS), or None if httpcore takes every request."""
+        if proxy is not None or http2:
+            return None
+        return self._host.decode("idna"), self._port, self._scheme == b"https"
+
+    def _stream_decoder(self, reply: _Reply) -> BodyDecoder:
+        """The decoder of a stream's body: bounded steps, no total limit."""
+        return BodyDecoder(reply.header(b"content-encoding") or "", what="", max_raw=None, max_decoded=None)
 
     def _flow(self, request: Request, deadline: float | None
               ) -> Generator[_Send | _Sleep, _Reply, tuple[_Reply, str | None]]:
@@ -381,7 +434,16 @@ class Client(_Core):
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
                          qps=qps, burst=burst, middleware=middleware)
-        self._pool = self._t.pool(verify=config.ssl_context(), proxy=config.proxy, http2=http2)
+        tls = config.ssl_context()
+        self._pool = self._t.pool(verify=tls, proxy=config.proxy, http2=http2)
+        lean = self._lean(config.proxy, http2)
+        if lean is not None:
+            from k8spb._http1 import Pool
+
+            host, port, https = lean
+            self._http1: Pool | None = Pool(host, port, tls if https else None, host)
+        else:
+            self._http1 = None
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> Client:
@@ -390,6 +452,8 @@ class Client(_Core):
 
     def close(self) -> None:
         self._pool.close()
+        if self._http1 is not None:
+            self._http1.close()
 
     def __enter__(self) -> Client:
         return self
@@ -401,18 +465,22 @@ class Client(_Core):
         return f"Client(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
 
     def _send(self, request: Request, stream: bool) -> _Reply:
-        response = self._pool.handle_request(self._build(request, self.config.auth.headers(), stream))
+        auth = self.config.auth.headers()
+        body = _Body(self.config, request.describe())
+        if self._http1 is not None and not stream:
+            status, headers = self._http1.exchange(request.method.encode("ascii"), self._wire(request, auth),
+                                                   *self._lean_args(), body)
+            return _Reply(status, headers, body.body())
+        response = self._pool.handle_request(self._build(request, auth, stream))
         if stream:
-            return _Reply(response, None)
-        reply = _Reply(response, None)
+            return _Reply(response.status, response.headers, None, response)
         try:
-            decoder = self._decoder(reply, request.describe(), whole=True)
-            parts = [piece for data in response.iter_stream() for piece in decoder.feed(data)]
-            parts += decoder.finish()
+            feed = body(response.status, response.headers)
+            for data in response.iter_stream():
+                feed(data)
         finally:
             response.close()
-        reply.body = parts[0] if len(parts) == 1 else b"".join(parts)
-        return reply
+        return _Reply(response.status, response.headers, body.body())
 
     def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, _Reply, str | None]:
         deadline = self._deadline()
@@ -435,7 +503,7 @@ class Client(_Core):
                     action = flow.send(reply)
                 except StopIteration as done:
                     return current, *done.value
-                reply.response.close()
+                reply.close()
         finally:
             self._t.DEADLINE.reset(token)
 
@@ -453,20 +521,23 @@ class Client(_Core):
         """Send a streamed request; its answer and decoded body (ApiError for an error status)."""
         sent, reply, _ = self._exchange(request, stream=True)
         response = reply.response
+        assert response is not None
         try:
             if not 200 <= reply.status < 300:
-                decoder = self._decoder(reply, sent.describe(), whole=True)
-                body = b"".join([p for data in response.iter_stream() for p in decoder.feed(data)] + decoder.finish())
-                raise self._error(sent, reply, body)
+                body = _Body(self.config, sent.describe())
+                feed = body(reply.status, reply.headers)
+                for data in response.iter_stream():
+                    feed(data)
+                raise self._error(sent, reply, body.body())
             raw = self._t.chunked_body(response, _stream_read_timeout(sent))
-            return sent, reply, raw if raw is not None else self._decoded(reply)
+            return sent, reply, raw if raw is not None else self._decoded(response, self._stream_decoder(reply))
         except BaseException:
             response.close()
             raise
 
-    def _decoded(self, reply: _Reply) -> Iterator[bytes]:
-        decoder = self._decoder(reply, "", whole=False)
-        for data in reply.response.iter_stream():
+    @staticmethod
+    def _decoded(response: httpcore.Response, decoder: BodyDecoder) -> Iterator[bytes]:
+        for data in response.iter_stream():
             yield from decoder.feed(data)
         yield from decoder.finish()
 
@@ -481,7 +552,7 @@ class Client(_Core):
         except (*self._t.HTTP_ERRORS, TransportError) as exc:
             raise self._stream_error(sent, exc) from None
         finally:
-            reply.response.close()
+            reply.close()
 
     def watch(self, request: Request, into: type[Any] | None = None) -> Iterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
@@ -498,7 +569,7 @@ class Client(_Core):
         except (*self._t.HTTP_ERRORS, TransportError, DecodeError) as exc:
             raise self._stream_error(sent, exc) from None
         finally:
-            reply.response.close()
+            reply.close()
 
 
 class AsyncClient(_Core):
@@ -509,7 +580,16 @@ class AsyncClient(_Core):
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
                          qps=qps, burst=burst, middleware=middleware)
-        self._pool = self._t.async_pool(verify=config.ssl_context(), proxy=config.proxy, http2=http2)
+        tls = config.ssl_context()
+        self._pool = self._t.async_pool(verify=tls, proxy=config.proxy, http2=http2)
+        lean = self._lean(config.proxy, http2)
+        if lean is not None:
+            from k8spb._http1 import AsyncPool
+
+            host, port, https = lean
+            self._http1: AsyncPool | None = AsyncPool(host, port, tls if https else None, host)
+        else:
+            self._http1 = None
         import asyncio
 
         # httpcore's pool rescans every queued request on every change (quadratic in the queue): requests
@@ -523,6 +603,8 @@ class AsyncClient(_Core):
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+        if self._http1 is not None:
+            await self._http1.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -534,20 +616,25 @@ class AsyncClient(_Core):
         return f"AsyncClient(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
 
     async def _send(self, request: Request, stream: bool) -> _Reply:
-        hreq = self._build(request, await self.config.auth.aheaders(), stream)
+        auth = await self.config.auth.aheaders()
+        body = _Body(self.config, request.describe())
+        if self._http1 is not None and not stream:
+            status, headers = await self._http1.exchange(request.method.encode("ascii"), self._wire(request, auth),
+                                                         *self._lean_args(), body)
+            return _Reply(status, headers, body.body())
+        hreq = self._build(request, auth, stream)
         if stream:  # a stream holds its connection for long: it does not take a slot
-            return _Reply(await self._pool.handle_async_request(hreq), None)
+            response = await self._pool.handle_async_request(hreq)
+            return _Reply(response.status, response.headers, None, response)
         async with self._slots:
             response = await self._pool.handle_async_request(hreq)
-            reply = _Reply(response, None)
             try:
-                decoder = self._decoder(reply, request.describe(), whole=True)
-                parts = [piece async for data in response.aiter_stream() for piece in decoder.feed(data)]
-                parts += decoder.finish()
+                feed = body(response.status, response.headers)
+                async for data in response.aiter_stream():
+                    feed(data)
             finally:
                 await response.aclose()
-        reply.body = parts[0] if len(parts) == 1 else b"".join(parts)
-        return reply
+        return _Reply(response.status, response.headers, body.body())
 
     async def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, _Reply, str | None]:
         deadline = self._deadline()
@@ -572,7 +659,7 @@ class AsyncClient(_Core):
                     action = flow.send(reply)
                 except StopIteration as done:
                     return current, *done.value
-                await reply.response.aclose()
+                await reply.aclose()
         finally:
             self._t.DEADLINE.reset(token)
 
@@ -590,20 +677,23 @@ class AsyncClient(_Core):
         """Send a streamed request; its answer and decoded body (ApiError for an error status)."""
         sent, reply, _ = await self._exchange(request, stream=True)
         response = reply.response
+        assert response is not None
         try:
             if not 200 <= reply.status < 300:
-                decoder = self._decoder(reply, sent.describe(), whole=True)
-                parts = [p async for data in response.aiter_stream() for p in decoder.feed(data)]
-                raise self._error(sent, reply, b"".join(parts + decoder.finish()))
+                body = _Body(self.config, sent.describe())
+                feed = body(reply.status, reply.headers)
+                async for data in response.aiter_stream():
+                    feed(data)
+                raise self._error(sent, reply, body.body())
             raw = self._t.async_chunked_body(response, _stream_read_timeout(sent))
-            return sent, reply, raw if raw is not None else self._decoded(reply)
+            return sent, reply, raw if raw is not None else self._decoded(response, self._stream_decoder(reply))
         except BaseException:
             await response.aclose()
             raise
 
-    async def _decoded(self, reply: _Reply) -> AsyncIterator[bytes]:
-        decoder = self._decoder(reply, "", whole=False)
-        async for data in reply.response.aiter_stream():
+    @staticmethod
+    async def _decoded(response: httpcore.Response, decoder: BodyDecoder) -> AsyncIterator[bytes]:
+        async for data in response.aiter_stream():
             for piece in decoder.feed(data):
                 yield piece
         for piece in decoder.finish():
@@ -622,7 +712,7 @@ class AsyncClient(_Core):
         except (*self._t.HTTP_ERRORS, TransportError) as exc:
             raise self._stream_error(sent, exc) from None
         finally:
-            await reply.response.aclose()
+            await reply.aclose()
 
     async def watch(self, request: Request, into: type[Any] | None = None) -> AsyncIterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
@@ -640,7 +730,7 @@ class AsyncClient(_Core):
         except (*self._t.HTTP_ERRORS, TransportError, DecodeError) as exc:
             raise self._stream_error(sent, exc) from None
         finally:
-            await reply.response.aclose()
+            await reply.aclose()
 
 
 def _raise_error_event(sent: Request, event: WatchEvent[Any]) -> None:
