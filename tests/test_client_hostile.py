@@ -24,7 +24,8 @@ from k8spb.api.core.v1 import ConfigMap
 from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 from k8spb.testing import ApiServer
 
-Handler = Callable[[socket.socket, bytes], None]
+Handler = Callable[[socket.socket, bytes], object]
+"""Answers one request; a true result keeps the connection for the next."""
 PATH = "/api/v1/namespaces/default/configmaps"
 
 
@@ -34,6 +35,7 @@ class Hostile:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.heads: list[bytes] = []
+        self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.2)
         self.stop = threading.Event()
@@ -49,6 +51,7 @@ class Hostile:
                 continue
             except OSError:  # closed
                 return
+            self.connections += 1
             threading.Thread(target=self._one, args=(conn,), daemon=True).start()
 
     def _one(self, conn: socket.socket) -> None:
@@ -56,14 +59,16 @@ class Hostile:
             conn.settimeout(10)
             seen = b""
             try:
-                while b"\r\n\r\n" not in seen:
-                    more = conn.recv(65536)
-                    if not more:
+                while True:  # one request after another while the handler keeps the connection
+                    while b"\r\n\r\n" not in seen:
+                        more = conn.recv(65536)
+                        if not more:
+                            return
+                        seen += more
+                    head, seen = seen.split(b"\r\n\r\n", 1)
+                    self.heads.append(head)
+                    if not self.handler(conn, head):
                         return
-                    seen += more
-                head = seen.split(b"\r\n\r\n")[0]
-                self.heads.append(head)
-                self.handler(conn, head)
             except OSError:
                 pass
 

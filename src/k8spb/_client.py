@@ -1,4 +1,5 @@
-"""Client and AsyncClient: the only place with sockets (httpcore, imported when a client is made).
+"""Client and AsyncClient: where requests meet sockets (k8spb._http1 for whole answers over direct
+connections; httpcore for streams, proxies and HTTP/2; both imported when a client is made).
 
 Retries, 401 refresh, protobuf->JSON fallback and rate limiting are one generator (:meth:`_Core._flow`)
 that yields what to do next ("send this", "sleep this long"); ``Client`` and ``AsyncClient`` are two

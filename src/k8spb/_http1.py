@@ -133,7 +133,7 @@ class _Reader:
             if payload:
                 self.feed_body(payload)
             if self.dechunker.error is not None:
-                raise self.dechunker.error
+                raise httpcore.RemoteProtocolError(str(self.dechunker.error))
             self.done = self.dechunker.done
         elif self.left is None:  # until the peer closes
             if data:
@@ -149,6 +149,17 @@ class _Reader:
             self.feed_body(data)
             self.left -= len(data)
             self.done = not self.left
+
+
+class _Unanswered(Exception):
+    """A reused connection failed before any byte of an answer to a GET or HEAD came back."""
+
+
+def _unanswered(reader: _Reader, exc: BaseException) -> bool:
+    """Whether a reused connection may be replaced and the request sent again: the server closed it
+    before answering anything, and the request is one Go's client also resends then (GET, HEAD)."""
+    return (reader.method in (b"GET", b"HEAD") and not reader.buf and reader.feed_body is None
+            and isinstance(exc, (httpcore.ReadError, httpcore.WriteError, httpcore.RemoteProtocolError)))
 
 
 def _deadline_error(exc: BaseException, kind: type[Exception]) -> Exception:
@@ -168,31 +179,42 @@ class Pool:
                  sink: Sink) -> Answer:
         """Send ``request`` (head and body, ready to write) and read the whole answer into ``sink``."""
         with self._slots:
-            sock = self._take() or self._connect(timeout)
-            try:
-                reader = _Reader(method, sink)
-                self._send(sock, request, timeout)
-                size = _SMALL
-                while not reader.done:
-                    sock.settimeout(clamp(read_timeout, httpcore.ReadTimeout))
-                    try:
-                        data = sock.recv(size)
-                    except TimeoutError as exc:
-                        raise _deadline_error(exc, httpcore.ReadTimeout) from None
-                    except OSError as exc:
-                        raise httpcore.ReadError(str(exc)) from None
-                    if len(data) == size:
-                        size = min(size * 4, _LARGE)
-                    reader.feed(data)
-            except BaseException:
-                sock.close()
-                raise
-            if reader.keep:
-                with self._lock:
-                    self._idle.append((sock, time.monotonic() + _KEEPALIVE))
-            else:
-                sock.close()
-            return reader.status, reader.headers
+            sock = self._take()
+            if sock is not None:
+                try:
+                    return self._attempt(sock, method, request, timeout, read_timeout, sink)
+                except _Unanswered:  # closed by the server as it was reused: a new connection, once
+                    pass
+            return self._attempt(self._connect(timeout), method, request, timeout, read_timeout, sink, fresh=True)
+
+    def _attempt(self, sock: socket.socket, method: bytes, request: bytes, timeout: float | None,
+                 read_timeout: float | None, sink: Sink, *, fresh: bool = False) -> Answer:
+        reader = _Reader(method, sink)
+        try:
+            self._send(sock, request, timeout)
+            size = _SMALL
+            while not reader.done:
+                sock.settimeout(clamp(read_timeout, httpcore.ReadTimeout))
+                try:
+                    data = sock.recv(size)
+                except TimeoutError as exc:
+                    raise _deadline_error(exc, httpcore.ReadTimeout) from None
+                except OSError as exc:
+                    raise httpcore.ReadError(str(exc)) from None
+                if len(data) == size:
+                    size = min(size * 4, _LARGE)
+                reader.feed(data)
+        except BaseException as exc:
+            sock.close()
+            if not fresh and _unanswered(reader, exc):
+                raise _Unanswered from None
+            raise
+        if reader.keep:
+            with self._lock:
+                self._idle.append((sock, time.monotonic() + _KEEPALIVE))
+        else:
+            sock.close()
+        return reader.status, reader.headers
 
     def _take(self) -> socket.socket | None:
         now = time.monotonic()
@@ -250,24 +272,36 @@ class AsyncPool:
                        sink: Sink) -> Answer:
         """Send ``request`` (head and body, ready to write) and read the whole answer into ``sink``."""
         async with self._slots:
-            conn = self._take() or await self._connect(timeout)
-            reader, writer = conn
-            try:
-                answer = _Reader(method, sink)
-                writer.write(request)
-                if writer.transport.get_write_buffer_size() > _LARGE:
-                    await self._wait(writer.drain(), timeout, httpcore.WriteTimeout, httpcore.WriteError)
-                while not answer.done:
-                    answer.feed(await self._wait(reader.read(_LARGE), read_timeout, httpcore.ReadTimeout,
-                                                 httpcore.ReadError))
-            except BaseException:
-                writer.close()
-                raise
-            if answer.keep:
-                self._idle.append((conn, time.monotonic() + _KEEPALIVE))
-            else:
-                writer.close()
-            return answer.status, answer.headers
+            conn = self._take()
+            if conn is not None:
+                try:
+                    return await self._attempt(conn, method, request, timeout, read_timeout, sink)
+                except _Unanswered:  # closed by the server as it was reused: a new connection, once
+                    pass
+            conn = await self._connect(timeout)
+            return await self._attempt(conn, method, request, timeout, read_timeout, sink, fresh=True)
+
+    async def _attempt(self, conn: _Conn, method: bytes, request: bytes, timeout: float | None,
+                       read_timeout: float | None, sink: Sink, *, fresh: bool = False) -> Answer:
+        reader, writer = conn
+        answer = _Reader(method, sink)
+        try:
+            writer.write(request)
+            if writer.transport.get_write_buffer_size() > _LARGE:
+                await self._wait(writer.drain(), timeout, httpcore.WriteTimeout, httpcore.WriteError)
+            while not answer.done:
+                answer.feed(await self._wait(reader.read(_LARGE), read_timeout, httpcore.ReadTimeout,
+                                             httpcore.ReadError))
+        except BaseException as exc:
+            writer.close()
+            if not fresh and _unanswered(answer, exc):
+                raise _Unanswered from None
+            raise
+        if answer.keep:
+            self._idle.append((conn, time.monotonic() + _KEEPALIVE))
+        else:
+            writer.close()
+        return answer.status, answer.headers
 
     @staticmethod
     async def _wait(step: Awaitable[T], timeout: float | None, late: type[Exception], broken: type[Exception]) -> T:
@@ -287,7 +321,9 @@ class AsyncPool:
         while self._idle:
             conn, expiry = self._idle.pop()
             reader, writer = conn
-            if expiry > now and not reader.at_eof() and not writer.is_closing():
+            # the event loop may not have seen the server's close yet: ask the socket, as the sync pool does
+            if expiry > now and not reader.at_eof() and not writer.is_closing() \
+                    and not is_socket_readable(writer.get_extra_info("socket")):
                 return conn
             writer.close()
         return None
