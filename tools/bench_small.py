@@ -4,12 +4,15 @@
     python3 tools/bench_small.py [--gets 2000] [--concurrent 500] [--rounds 3]
 
 Reports, in one run (the API server in its own process, over plain HTTP on loopback):
-* ``sequential``: ``--gets`` GETs of one small ConfigMap, one after another, by k8spb (protobuf),
-  lightkube and the official ``kubernetes`` client (``_preload_content=False`` + ``json.loads``, its
-  fastest documented path);
+* ``sequential``: ``--gets`` GETs of one small ConfigMap, one after another, by k8spb (protobuf, and
+  JSON), lightkube and the official ``kubernetes`` client (``_preload_content=False`` + ``json.loads``,
+  its fastest documented path), with each client process's CPU time (its own cost; the wall time also
+  waits for the server, whose protobuf answers take longer than its JSON ones);
 * ``concurrent``: ``--concurrent`` GETs of that ConfigMap at once (``asyncio.gather``) by k8spb's
   AsyncClient, lightkube's AsyncClient and ``kubernetes_asyncio``; the first gather (connections
   being opened) and the best of the later ones;
+* ``floor`` / ``floor-async``: raw sockets sending the same protobuf GET and reading its answer by
+  Content-Length, without decoding: what the server allows, so that a ratio can be read against it;
 * ``import``: ``import k8spb`` + the Pod model, next to ``import lightkube`` + its Pod, in fresh
   interpreters (page cache warm), less a bare interpreter's start.
 Every client runs in its own process, one process per client per round, the clients interleaved
@@ -35,8 +38,26 @@ ENV = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
 NAME, NAMESPACE = "small", "default"
 DATA = {"key": "value", "other": "x" * 100}
 
-SYNC = ("k8spb", "lightkube", "kubernetes")
-ASYNC = ("k8spb-async", "lightkube-async", "kubernetes_asyncio")
+SYNC = ("k8spb", "k8spb-json", "lightkube", "kubernetes", "floor")
+ASYNC = ("k8spb-async", "lightkube-async", "kubernetes_asyncio", "floor-async")
+OTHERS, AOTHERS = ("lightkube", "kubernetes"), ("lightkube-async", "kubernetes_asyncio")
+
+
+def _raw_request(kubeconfig: str) -> tuple[str, int, bytes]:
+    """Host, port and the bytes of a protobuf GET of the ConfigMap, for the raw-socket floor."""
+    import yaml
+
+    with open(kubeconfig) as fh:
+        cfg = yaml.safe_load(fh)
+    url, token = cfg["clusters"][0]["cluster"]["server"], cfg["users"][0]["user"]["token"]
+    host, port = url.split("//")[1].rsplit(":", 1)
+    head = (f"GET /api/v1/namespaces/{NAMESPACE}/configmaps/{NAME} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Accept: application/vnd.kubernetes.protobuf, application/json\r\nAuthorization: Bearer {token}\r\n\r\n")
+    return host, int(port), head.encode()
+
+
+def _body_length(head: bytes) -> int:
+    return int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
 
 
 # python -m k8spb.testing with a listen backlog of 1024 (socketserver's default of 5 makes 500 simultaneous
@@ -49,13 +70,13 @@ def _check(data: dict[str, str] | None) -> int:
     return sum(len(v) for v in (data or {}).values())
 
 
-def sync_gets(kind: str, kubeconfig: str, n: int) -> tuple[list[float], int]:
-    """Seconds of two timed runs of ``n`` sequential GETs (after a warm-up GET), and the checksum."""
-    if kind == "k8spb":
+def sync_gets(kind: str, kubeconfig: str, n: int) -> tuple[list[float], list[float], int]:
+    """Seconds and CPU seconds of two timed runs of ``n`` sequential GETs (after a warm-up), and the checksum."""
+    if kind in ("k8spb", "k8spb-json"):
         from k8spb import Api, Client, Config
         from k8spb.api.core.v1 import ConfigMap
 
-        client = Client(Config.from_kubeconfig(kubeconfig))
+        client = Client(Config.from_kubeconfig(kubeconfig), prefer_protobuf=kind == "k8spb")
         api = Api(client, ConfigMap, namespace=NAMESPACE)
 
         def get() -> int:
@@ -79,21 +100,42 @@ def sync_gets(kind: str, kubeconfig: str, n: int) -> tuple[list[float], int]:
         def get() -> int:
             resp = core.read_namespaced_config_map(NAME, NAMESPACE, _preload_content=False)
             return _check(json.loads(resp.data)["data"])
+    elif kind == "floor":  # a raw socket, no parsing beyond Content-Length: what the server allows
+        import socket
+
+        host, port, request = _raw_request(kubeconfig)
+        sock = socket.create_connection((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        held = [b""]
+
+        def get() -> int:
+            buf = held[0]
+            sock.sendall(request)
+            while b"\r\n\r\n" not in buf:
+                buf += sock.recv(65536)
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            n = _body_length(head)
+            while len(buf) < n:
+                buf += sock.recv(65536)
+            held[0] = buf[n:]
+            return len(DATA["key"]) + len(DATA["other"])  # the same checksum, without decoding
     else:
         raise ValueError(kind)
     total = get()
-    times = []
+    times, cpus = [], []
     for _ in range(2):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         total = 0
         for _ in range(n):
             total += get()
         times.append(time.perf_counter() - start)
-    return times, total
+        cpus.append(time.process_time() - cpu)
+    return times, cpus, total
 
 
-async def async_gets(kind: str, kubeconfig: str, n: int) -> tuple[list[float], int]:
-    """Seconds of three gathers of ``n`` concurrent GETs (the first opens the connections), and the checksum."""
+async def async_gets(kind: str, kubeconfig: str, n: int) -> tuple[list[float], list[float], int]:
+    """Seconds and CPU seconds of three gathers of ``n`` concurrent GETs (the first opens the connections),
+    and the checksum."""
     closers: list[Any] = []
     if kind == "k8spb-async":
         from k8spb import AsyncApi, AsyncClient, Config
@@ -127,16 +169,36 @@ async def async_gets(kind: str, kubeconfig: str, n: int) -> tuple[list[float], i
         async def get() -> int:
             resp = await core.read_namespaced_config_map(NAME, NAMESPACE, _preload_content=False)
             return _check(json.loads(await resp.read())["data"])
+    elif kind == "floor-async":  # raw sockets, 100 connections, no parsing beyond Content-Length
+        host, port, request = _raw_request(kubeconfig)
+        idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        slots = asyncio.Semaphore(100)
+
+        async def get() -> int:
+            async with slots:
+                reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                await reader.readexactly(_body_length(head))
+                idle.append((reader, writer))
+            return len(DATA["key"]) + len(DATA["other"])
+
+        async def close_all() -> None:
+            for _, writer in idle:
+                writer.close()
+
+        closers.append(close_all)
     else:
         raise ValueError(kind)
-    times, total = [], 0
+    times, cpus, total = [], [], 0
     for _ in range(3):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         total = sum(await asyncio.gather(*(get() for _ in range(n))))
         times.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
     for close in closers:
         await close()
-    return times, total
+    return times, cpus, total
 
 
 IMPORTS = {
@@ -154,10 +216,10 @@ def import_time(kind: str) -> float:
 
 def child(args: argparse.Namespace) -> None:
     if args.kind in SYNC:
-        times, check = sync_gets(args.kind, args.kubeconfig, args.gets)
+        times, cpus, check = sync_gets(args.kind, args.kubeconfig, args.gets)
     else:
-        times, check = asyncio.run(async_gets(args.kind, args.kubeconfig, args.concurrent))
-    print(json.dumps({"times": times, "check": check}))
+        times, cpus, check = asyncio.run(async_gets(args.kind, args.kubeconfig, args.concurrent))
+    print(json.dumps({"times": times, "cpus": cpus, "check": check}))
 
 
 def main() -> int:
@@ -213,13 +275,15 @@ def main() -> int:
     best: dict[str, float] = {}
     for kind, runs in results.items():
         checks = {r["check"] for r in runs}
+        first = 0 if kind in SYNC else 1  # a gather after the first: connections open
+        timed = [(t, c) for r in runs for t, c in zip(r["times"][first:], r["cpus"][first:], strict=True)]
+        per_round = [min(r["times"][first:]) for r in runs]
+        note = f"client CPU {min(timed)[1]:.3f} s in the best run; "
         if kind in SYNC:
-            per_round = [min(r["times"]) for r in runs]
-            title, note = f"{args.gets} sequential GETs", ""
+            title = f"{args.gets} sequential GETs"
         else:
-            per_round = [min(r["times"][1:]) for r in runs]
-            firsts = [r["times"][0] for r in runs]
-            title, note = f"{args.concurrent} concurrent GETs", f"first gather {min(firsts):.3f} s; "
+            title = f"{args.concurrent} concurrent GETs"
+            note += f"first gather {min(r['times'][0] for r in runs):.3f} s; "
         best[kind] = min(per_round)
         print(f"| {title} | {kind} | {best[kind]:.3f} | {statistics.median(per_round):.3f} | "
               f"{note}checksum {sorted(checks)} |")
@@ -231,12 +295,15 @@ def main() -> int:
                   f"{statistics.median(imports[kind]) - bare:.3f} | less a bare interpreter ({bare:.3f} s) |")
     print()
     if "k8spb" in best:
-        other = min(("lightkube", "kubernetes"), key=lambda k: best[k])
-        print(f"- sequential GETs: k8spb is {best[other] / best['k8spb']:.2f}x the fastest other client ({other})")
+        other = min(OTHERS, key=lambda k: best[k])
+        print(f"- sequential GETs: k8spb (JSON) is {best[other] / best['k8spb-json']:.2f}x the fastest other client "
+              f"({other})")
+        print(f"- sequential GETs: k8spb (protobuf) is {best[other] / best['k8spb']:.2f}x the fastest other client "
+              f"({other})")
     if "k8spb-async" in best:
-        other = min(("lightkube-async", "kubernetes_asyncio"), key=lambda k: best[k])
+        other = min(AOTHERS, key=lambda k: best[k])
         print(f"- concurrent GETs: k8spb is {best[other] / best['k8spb-async']:.2f}x the fastest other "
-              f"async client ({other})")
+              f"async client ({other}); the raw-socket floor is {best[other] / best['floor-async']:.2f}x it")
     if "import k8spb" in best:
         print(f"- import + Pod: k8spb takes {best['import k8spb'] / best['import lightkube']:.2f}x lightkube's time")
     return 0
