@@ -144,5 +144,5 @@ def test_tls_server_name_is_what_is_verified(srv: ApiServer, tmp_path: Path, asy
         return asyncio.run(main())
 
     assert get("localhost") is not None
-    with pytest.raises(k8spb.TransportError, match="other.example"):
+    with pytest.raises(k8spb.TransportError, match=r"other\.example"):
         get("other.example")
