@@ -88,3 +88,19 @@ def test_bad_framing_is_a_transport_error_naming_the_request(hostile: Any, answe
     srv = hostile(lambda c, _: c.sendall(answer))
     with pytest.raises(k8spb.TransportError, match=rf"GET /api/v1/namespaces/default/configmaps/x: .*{error}"):
         _gets(srv.url, 1)
+
+
+def test_a_header_cannot_smuggle_another(hostile: Any) -> None:
+    srv = hostile(lambda c, _: c.sendall(_ok()))
+
+    class Smuggle:
+        def on_request(self, request: k8spb.Request) -> k8spb.Request:
+            return request.with_header("X-Note", "a\r\nX-Evil: 1")
+
+        def on_response(self, request: k8spb.Request, status: int, elapsed: float) -> None:
+            pass
+
+    with Client(Config(srv.url), max_retries=0, middleware=[Smuggle()]) as client, \
+            pytest.raises(k8spb.TransportError, match="a request header contains a line break"):
+        Api(client, ConfigMap, namespace="default").get("x")
+    assert srv.heads == []

@@ -237,7 +237,7 @@ class _Core:
         lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), target)]
         lines += [b"%s: %s" % field for field in headers]
         head = b"\r\n".join(lines)
-        if b"\n" in head.replace(b"\r\n", b"") or b"\r" in head.replace(b"\r\n", b""):
+        if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:  # no header smuggled in
             raise TransportError(f"{request.describe()}: a request header contains a line break")
         head += b"\r\n\r\n"
         return head + request.body if request.body else head
