@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -12,22 +11,7 @@ import pytest
 import k8spb
 from k8spb import Api, AsyncApi, AsyncClient, Client, Config
 from k8spb.api.core.v1 import ConfigMap
-from tests.test_client_hostile import CM, Hostile
-
-Handler = Callable[[socket.socket, bytes], object]
-
-
-@pytest.fixture
-def hostile() -> Iterator[Callable[[Handler], Hostile]]:
-    made: list[Hostile] = []
-
-    def make(handler: Handler) -> Hostile:
-        made.append(Hostile(handler))
-        return made[-1]
-
-    yield make
-    for h in made:
-        h.close()
+from tests.test_client_hostile import CM
 
 
 def _ok(extra: bytes = b"") -> bytes:

@@ -34,6 +34,8 @@ from k8spb._request import ACCEPT_JSON, Request, error_from_response, interpret
 from k8spb._schema import Model
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpcore
 
 __all__ = ["AsyncClient", "Client", "Middleware"]
@@ -160,7 +162,7 @@ class _Core:
     """Configuration, request building and the request flow shared by both clients."""
 
     def __init__(self, config: Config, *, prefer_protobuf: bool, max_retries: int, backoff: float,
-                 qps: float | None, burst: int, middleware: Sequence[Middleware]) -> None:
+                 qps: float | None, burst: int, middleware: Sequence[Middleware], http2: bool) -> None:
         from k8spb import _transport  # httpcore (and with it anyio) only once a client is made
 
         self._t = _transport
@@ -189,6 +191,12 @@ class _Core:
         else:
             self._userinfo = []
         self._fixed = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (*fixed, *config.impersonate)]
+        self._tls = config.ssl_context()
+        self._direct: tuple[str, int, ssl.SSLContext | None, str] | None = None
+        """Where :mod:`k8spb._http1` connects (host, port, TLS, server name); None: httpcore takes every request."""
+        if config.proxy is None and not http2:
+            host = self._host.decode("idna")
+            self._direct = (host, self._port, self._tls if url.scheme == "https" else None, host)
 
     @property
     def namespace(self) -> str:
@@ -245,12 +253,6 @@ class _Core:
     def _lean_args(self) -> tuple[float | None, float | None]:
         config = self.config
         return config.timeout, config.read_timeout or config.timeout
-
-    def _lean(self, proxy: str | None, http2: bool) -> tuple[str, int, bool] | None:
-        """Where :mod:`k8spb._http1` connects (host, port, TLS), or None if httpcore takes every request."""
-        if proxy is not None or http2:
-            return None
-        return self._host.decode("idna"), self._port, self._scheme == b"https"
 
     def _stream_decoder(self, reply: _Reply) -> BodyDecoder:
         """The decoder of a stream's body: bounded steps, no total limit."""
@@ -434,17 +436,11 @@ class Client(_Core):
                  qps: float | None = None, burst: int = 10, middleware: Sequence[Middleware] = (),
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
-                         qps=qps, burst=burst, middleware=middleware)
-        tls = config.ssl_context()
-        self._pool = self._t.pool(verify=tls, proxy=config.proxy, http2=http2)
-        lean = self._lean(config.proxy, http2)
-        if lean is not None:
-            from k8spb._http1 import Pool
+                         qps=qps, burst=burst, middleware=middleware, http2=http2)
+        from k8spb._http1 import Pool
 
-            host, port, https = lean
-            self._http1: Pool | None = Pool(host, port, tls if https else None, host)
-        else:
-            self._http1 = None
+        self._pool = self._t.pool(verify=self._tls, proxy=config.proxy, http2=http2)
+        self._http1 = Pool(*self._direct) if self._direct is not None else None
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> Client:
@@ -580,17 +576,11 @@ class AsyncClient(_Core):
                  qps: float | None = None, burst: int = 10, middleware: Sequence[Middleware] = (),
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
-                         qps=qps, burst=burst, middleware=middleware)
-        tls = config.ssl_context()
-        self._pool = self._t.async_pool(verify=tls, proxy=config.proxy, http2=http2)
-        lean = self._lean(config.proxy, http2)
-        if lean is not None:
-            from k8spb._http1 import AsyncPool
+                         qps=qps, burst=burst, middleware=middleware, http2=http2)
+        from k8spb._http1 import AsyncPool
 
-            host, port, https = lean
-            self._http1: AsyncPool | None = AsyncPool(host, port, tls if https else None, host)
-        else:
-            self._http1 = None
+        self._pool = self._t.async_pool(verify=self._tls, proxy=config.proxy, http2=http2)
+        self._http1 = AsyncPool(*self._direct) if self._direct is not None else None
         import asyncio
 
         # httpcore's pool rescans every queued request on every change (quadratic in the queue): requests
