@@ -7,4 +7,11 @@ work queue, finalizer and condition helpers, an Event recorder and leader electi
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from k8spb.runtime._leader import AsyncLeaderElector, LeaderElector, LeaderRecord, LeadershipLost
+
+__all__: list[str] = [
+    "AsyncLeaderElector",
+    "LeaderElector",
+    "LeaderRecord",
+    "LeadershipLost",
+]
