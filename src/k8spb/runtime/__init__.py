@@ -7,11 +7,18 @@ work queue, finalizer and condition helpers, an Event recorder and leader electi
 
 from __future__ import annotations
 
+from k8spb.runtime._events import AsyncRecorder, EventData, EventType, Recorder, Reporter, object_reference
 from k8spb.runtime._leader import AsyncLeaderElector, LeaderElector, LeaderRecord, LeadershipLost
 
 __all__: list[str] = [
     "AsyncLeaderElector",
+    "AsyncRecorder",
+    "EventData",
+    "EventType",
     "LeaderElector",
     "LeaderRecord",
     "LeadershipLost",
+    "Recorder",
+    "Reporter",
+    "object_reference",
 ]
