@@ -17,7 +17,7 @@ from k8spb.api.coordination.v1 import Lease, LeaseSpec
 from k8spb.api.core.v1 import ConfigMap
 from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 from k8spb.runtime import AsyncLeaderElector, LeaderElector, LeaderRecord, LeadershipLost
-from k8spb.runtime._leader import _Call, _Election, _Notify, _Op, _Sleep, _Stop
+from k8spb.runtime._leader import _Call, _Election, _Notify, _Op, _Sleep, _Stepper, _Stop
 from k8spb.testing import ApiServer
 
 LEASE, RENEW, RETRY = 2.0, 1.0, 0.2
@@ -164,6 +164,23 @@ def test_missing_lease_is_created_and_renewal_stops_at_the_deadline() -> None:
     assert isinstance(gen.send(None), _Sleep)  # parked until the driver stops it ...
     release = _written(gen.throw(_Stop()))  # ... then releases, as client-go's ReleaseOnCancel does
     assert LeaderRecord.of(release) == LeaderRecord("", 1, WALL, WALL, 0)
+
+
+def test_a_stop_never_drops_the_answer_of_a_write_in_flight() -> None:
+    core, _ = _core()
+    step = _Stepper(core.lifecycle())
+    assert step.next(None, stop=False) == _Call("get", ("lock",), RENEW)
+    created = _written(step.next(NotFound(404, "NotFound", "not found"), stop=False), "create")
+    created.metadata.resource_version = "1"
+    # asked to stop while the create is in flight: its answer is delivered, we lead until the next sleep ...
+    assert step.next(created, stop=True) == _Notify("new_leader", "me")
+    assert step.next(None, stop=True) == _Notify("started")
+    assert isinstance(step.next(None, stop=True), _Sleep)
+    release = _written(step.next(None, stop=True))  # ... which the stop interrupts: release what we wrote
+    assert release.metadata.resource_version == "1" and release.spec.holder_identity == ""
+    release.metadata.resource_version = "2"
+    assert step.next(release, stop=True) == _Notify("stopped")
+    assert step.next(None, stop=True) is None and not core.leading
 
 
 @pytest.mark.parametrize("lease", [

@@ -34,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from k8spb import AlreadyExists, Api, AsyncApi, AsyncClient, Client, Merge, NotFound
 from k8spb.api.core.v1 import ObjectReference
@@ -44,6 +44,9 @@ from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 __all__ = ["AsyncRecorder", "EventData", "EventType", "Recorder", "Reporter", "object_reference"]
 
 _log = logging.getLogger("k8spb.runtime.events")
+
+ClientT = TypeVar("ClientT", Client, AsyncClient)
+ApiT = TypeVar("ApiT", Api[Event], AsyncApi[Event])
 
 EventType = Literal["Normal", "Warning"]
 
@@ -238,21 +241,23 @@ class _RecorderCore:
         return None
 
 
-class Recorder:
+class _RecorderBase(Generic[ClientT, ApiT]):
+    def __init__(self, client: ClientT, reporter: Reporter, *, raise_errors: bool = False) -> None:
+        self.client: ClientT = client
+        self._core = _RecorderCore(reporter, raise_errors)
+        self._apis: dict[str, ApiT] = {}
+
+    @property
+    def reporter(self) -> Reporter:
+        return self._core.reporter
+
+
+class Recorder(_RecorderBase[Client, Api[Event]]):
     """Publishes Events for a controller (``Reporter``), on a ``Client``.
 
     ``recorder.publish(EventData(...), obj)`` returns the Event written, or None when it could not be
     (logged at WARNING; raised instead with ``raise_errors=True``).
     """
-
-    def __init__(self, client: Client, reporter: Reporter, *, raise_errors: bool = False) -> None:
-        self.client = client
-        self._core = _RecorderCore(reporter, raise_errors)
-        self._apis: dict[str, Api[Event]] = {}
-
-    @property
-    def reporter(self) -> Reporter:
-        return self._core.reporter
 
     def publish(self, event: EventData, regarding: Any) -> Event | None:
         """Record ``event`` about ``regarding`` (an object or an ObjectReference)."""
@@ -272,17 +277,8 @@ class Recorder:
             return result
 
 
-class AsyncRecorder:
+class AsyncRecorder(_RecorderBase[AsyncClient, AsyncApi[Event]]):
     """Publishes Events for a controller (``Reporter``), on an ``AsyncClient``; see :class:`Recorder`."""
-
-    def __init__(self, client: AsyncClient, reporter: Reporter, *, raise_errors: bool = False) -> None:
-        self.client = client
-        self._core = _RecorderCore(reporter, raise_errors)
-        self._apis: dict[str, AsyncApi[Event]] = {}
-
-    @property
-    def reporter(self) -> Reporter:
-        return self._core.reporter
 
     async def publish(self, event: EventData, regarding: Any) -> Event | None:
         """Record ``event`` about ``regarding`` (an object or an ObjectReference)."""

@@ -39,7 +39,7 @@ from concurrent.futures import Future
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from k8spb import AlreadyExists, Api, AsyncApi, Conflict, Error, NotFound
 from k8spb.api.coordination.v1 import Lease, LeaseSpec
@@ -54,6 +54,7 @@ JITTER_FACTOR = 1.2
 
 T = TypeVar("T")
 A = TypeVar("A")
+ApiT = TypeVar("ApiT", Api[Lease], AsyncApi[Lease])
 
 
 class LeadershipLost(Error):
@@ -263,18 +264,19 @@ class _Election:
             _log.info("leader election: %s released lease %s", self.identity, self.describe)
 
     def _write(self, record: LeaderRecord, deadline: float, *, create: bool = False) -> Generator[_Op, Any, bool]:
+        """Create the Lease, or replace the one last read or written; True when the server took it."""
+        sent = self.clock()
         if create:
             lease = Lease(metadata=ObjectMeta(name=self.name, namespace=self.namespace), spec=_spec(None, record))
-            call = _Call("create", (lease,), 0.0)
+            got = yield from self._call("create", (lease,), deadline)
         elif self.lease is not None:
-            call = _Call("replace", (self.name, _with_record(self.lease, record)), 0.0)
+            got = yield from self._call("replace", (self.name, _with_record(self.lease, record)), deadline)
         else:
             return False
-        sent = self.clock()
-        got = yield from self._call(call.verb, call.args, deadline)
         if isinstance(got, BaseException):
             level = logging.DEBUG if isinstance(got, (Conflict, AlreadyExists)) else logging.WARNING  # another won
-            _log.log(level, "leader election: cannot %s lease %s: %s", call.verb, self.describe, got)
+            _log.log(level, "leader election: cannot %s lease %s: %s", "create" if create else "replace",
+                     self.describe, got)
             return False
         self.observe(got, written=True)
         self.leading_until = sent + self.renew_deadline
@@ -323,26 +325,31 @@ def default_identity() -> str:
 
 
 class _Stepper:
-    """Feeds answers, and at most one stop request, into a lifecycle."""
+    """Feeds answers, and at most one stop request, into a lifecycle. A stop interrupts a sleep only: the
+    answer of a call is always delivered (a write that succeeded must be known, to be released)."""
 
     def __init__(self, gen: Generator[_Op, Any, None]) -> None:
         self.gen = gen
         self.stopping = False
+        self.sleeping = True  # before the first step: nothing to deliver yet
 
     def next(self, reply: Any, stop: bool) -> _Op | None:
         try:
-            if stop and not self.stopping:
+            if stop and self.sleeping and not self.stopping:
                 self.stopping = True
-                return self.gen.throw(_Stop())
-            return self.gen.send(reply)
+                op = self.gen.throw(_Stop())
+            else:
+                op = self.gen.send(reply)
         except (StopIteration, _Stop):
             return None
+        self.sleeping = isinstance(op, _Sleep)
+        return op
 
 
-class _ElectorBase:
-    """Configuration, callbacks and what both drivers do on a notification."""
+class _ElectorBase(Generic[ApiT]):
+    """Configuration and callbacks of a candidate; ``ApiT`` is ``Api[Lease]`` or ``AsyncApi[Lease]``."""
 
-    def __init__(self, api: Api[Lease] | AsyncApi[Lease], *, name: str, identity: str | None = None,
+    def __init__(self, api: ApiT, *, name: str, identity: str | None = None,
                  lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
                  release_on_cancel: bool = True, on_started_leading: Callable[[], object] | None = None,
                  on_stopped_leading: Callable[[], object] | None = None,
@@ -351,6 +358,7 @@ class _ElectorBase:
             raise TypeError(f"leader election needs an Api of coordination.k8s.io Lease, not {api!r}")
         if api.namespace is None:
             raise ValueError("leader election needs an Api with a namespace: Api(client, Lease, namespace=...)")
+        self._api: ApiT = api
         self._core = _Election(api.namespace, name, default_identity() if identity is None else identity,
                                lease_duration, renew_deadline, retry_period, release_on_cancel)
         self._callbacks: dict[str, Callable[..., object] | None] = {
@@ -361,10 +369,6 @@ class _ElectorBase:
     def identity(self) -> str:
         """This candidate's identity (the Lease's ``holderIdentity`` while it leads)."""
         return self._core.identity
-
-    @property
-    def lease_name(self) -> str:
-        return self._core.name
 
     @property
     def is_leading(self) -> bool:
@@ -397,7 +401,10 @@ class _ElectorBase:
 class _Session:
     """One run of the lifecycle: what both drivers do on a notification and when they end."""
 
-    def __init__(self, elector: _ElectorBase) -> None:
+    wake: threading.Event | asyncio.Event
+    """Set when the session started leading or finished (what its starter waits for)."""
+
+    def __init__(self, elector: _ElectorBase[Any]) -> None:
         self.elector = elector
         self.step = _Stepper(elector._core.lifecycle())
         self.started = False
@@ -420,7 +427,7 @@ class _Session:
         self.changed()
 
     def changed(self) -> None:
-        raise NotImplementedError
+        self.wake.set()
 
     def lost(self) -> None:
         raise NotImplementedError
@@ -428,6 +435,8 @@ class _Session:
 
 class _ThreadSession(_Session):
     """The lifecycle run by a thread; the guarded code runs meanwhile in the caller's thread."""
+
+    wake: threading.Event
 
     def __init__(self, elector: LeaderElector) -> None:
         super().__init__(elector)
@@ -453,9 +462,6 @@ class _ThreadSession(_Session):
             _log.exception("leader election of %s failed", self.elector.identity)
         finally:
             self.finish()
-
-    def changed(self) -> None:
-        self.wake.set()
 
     def lost(self) -> None:
         self.lost_event.set()
@@ -493,6 +499,8 @@ def _call_in_thread(fn: Callable[..., Any], args: tuple[Any, ...], timeout: floa
 class _TaskSession(_Session):
     """The lifecycle run by an asyncio task; the guarded code is cancelled when leadership is lost."""
 
+    wake: asyncio.Event
+
     def __init__(self, elector: AsyncLeaderElector) -> None:
         super().__init__(elector)
         self.api = elector._api
@@ -526,9 +534,6 @@ class _TaskSession(_Session):
         finally:
             self.finish()
 
-    def changed(self) -> None:
-        self.wake.set()
-
     def lost(self) -> None:
         self.lost_flag = True
         if self.host is not None:
@@ -552,7 +557,7 @@ class _TaskSession(_Session):
             await asyncio.shield(self.task)
 
 
-class LeaderElector(_ElectorBase):
+class LeaderElector(_ElectorBase[Api[Lease]]):
     """Leader election for threaded code, on ``Api[Lease]``.
 
     ``with elector.leading() as lost:`` blocks until this candidate holds the lease, renews it from a
@@ -560,17 +565,6 @@ class LeaderElector(_ElectorBase):
     set when leadership is lost; code in the block should check it (a thread cannot be interrupted), and
     the block then raises :class:`LeadershipLost` at its end.
     """
-
-    def __init__(self, api: Api[Lease], *, name: str, identity: str | None = None, lease_duration: float = 15.0,
-                 renew_deadline: float = 10.0, retry_period: float = 2.0, release_on_cancel: bool = True,
-                 on_started_leading: Callable[[], object] | None = None,
-                 on_stopped_leading: Callable[[], object] | None = None,
-                 on_new_leader: Callable[[str], object] | None = None) -> None:
-        super().__init__(api, name=name, identity=identity, lease_duration=lease_duration,
-                         renew_deadline=renew_deadline, retry_period=retry_period,
-                         release_on_cancel=release_on_cancel, on_started_leading=on_started_leading,
-                         on_stopped_leading=on_stopped_leading, on_new_leader=on_new_leader)
-        self._api = api
 
     @contextmanager
     def leading(self) -> Iterator[threading.Event]:
@@ -602,7 +596,7 @@ class LeaderElector(_ElectorBase):
             return fn(lost)
 
 
-class AsyncLeaderElector(_ElectorBase):
+class AsyncLeaderElector(_ElectorBase[AsyncApi[Lease]]):
     """Leader election for asyncio code, on ``AsyncApi[Lease]``.
 
     ``async with elector.leading():`` waits until this candidate holds the lease, renews it from a
@@ -610,17 +604,6 @@ class AsyncLeaderElector(_ElectorBase):
     cancelled and :class:`LeadershipLost` raised in its place (as ``asyncio.timeout`` does with
     ``TimeoutError``).
     """
-
-    def __init__(self, api: AsyncApi[Lease], *, name: str, identity: str | None = None,
-                 lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
-                 release_on_cancel: bool = True, on_started_leading: Callable[[], object] | None = None,
-                 on_stopped_leading: Callable[[], object] | None = None,
-                 on_new_leader: Callable[[str], object] | None = None) -> None:
-        super().__init__(api, name=name, identity=identity, lease_duration=lease_duration,
-                         renew_deadline=renew_deadline, retry_period=retry_period,
-                         release_on_cancel=release_on_cancel, on_started_leading=on_started_leading,
-                         on_stopped_leading=on_stopped_leading, on_new_leader=on_new_leader)
-        self._api = api
 
     @asynccontextmanager
     async def leading(self) -> AsyncIterator[None]:
