@@ -229,7 +229,7 @@ class _RecorderCore:
         cutoff = now - SERIES_TTL
         while self.seen:
             key = next(iter(self.seen))
-            if self.seen[key].last >= cutoff and len(self.seen) <= MAX_CACHED:
+            if self.seen[key].last >= cutoff and len(self.seen) < MAX_CACHED:  # room for one more
                 break
             del self.seen[key]
 
