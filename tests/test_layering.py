@@ -1,4 +1,5 @@
-"""Imports flow one way: models <- codec <- requests <- client <- Api <- runtime, CLI; the test server sits on the codec."""
+"""Imports flow one way: models <- codec <- requests <- client <- Api <- runtime, CLI; the test server sits on the
+codec."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from k8spb.runtime import AsyncRecorder, EventData, Recorder, Reporter, object_r
 from k8spb.runtime._events import NOTE_LIMIT
 from k8spb.testing import ApiServer
 
+EVENTS = "events.events.k8s.io"
 SYNCED = EventData(type="Normal", reason="Synced", action="Reconcile", note="mirrored 3 keys")
 
 
@@ -137,7 +138,7 @@ def test_failures_are_logged_not_raised_unless_asked(server: ApiServer, client: 
                                                      caplog: pytest.LogCaptureFixture) -> None:
     cm = _configmap(client, "failing")
     recorder = Recorder(client, Reporter("mirror"))
-    server.fail_next(1, status=500)
+    server.fail_next(1, status=500, verb="create", resource=EVENTS)
     with caplog.at_level(logging.WARNING, "k8spb.runtime.events"):
         assert recorder.publish(SYNCED, cm) is None
         assert recorder.publish(SYNCED, object()) is None
@@ -146,7 +147,7 @@ def test_failures_are_logged_not_raised_unless_asked(server: ApiServer, client: 
     assert recorder.publish(SYNCED, cm).series.count == 2  # type: ignore[union-attr]  # the failed one counts
 
     strict = Recorder(client, Reporter("mirror"), raise_errors=True)
-    server.fail_next(1, status=500)
+    server.fail_next(1, status=500, verb="create", resource=EVENTS)
     with pytest.raises(ServerError):
         strict.publish(SYNCED, _configmap(client, "failing-strict"))
     with pytest.raises(TypeError, match="cannot refer to object"):
@@ -193,11 +194,11 @@ def test_async_recorder_shares_the_series_rules(server: ApiServer, client: Clien
             assert second.metadata.name == first.metadata.name and second.series.count == 2
             await AsyncApi(ac, Event, namespace="default").delete(first.metadata.name)
             wire.seen.clear()
-            server.latency(0.3)  # both patches are answered before either create is
+            server.latency(0.3, resource=EVENTS)  # both patches are answered before either create is
             try:
                 return await asyncio.gather(*(recorder.publish(SYNCED, cm) for _ in range(2)))
             finally:
-                server.latency(0)
+                server.latency(0, resource=EVENTS)
 
     results = asyncio.run(main())
     # both patches find no Event, both create it whole, the loser's AlreadyExists turns into a patch
