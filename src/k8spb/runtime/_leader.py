@@ -8,7 +8,7 @@ tell the callbacks) and is carried out by a thread (:class:`LeaderElector`, on `
 As client-go's ``leaderelection`` with a ``LeaseLock``:
 
 - A lease has expired when its record (holder, duration, acquire/renew times, transitions) has not changed
-  for ``leaseDurationSeconds`` by *our* clock, counted from when we first saw it so: the holder's
+  for ``leaseDurationSeconds`` by *our* clock, counted from when we first saw it as it is: the holder's
   ``renewTime`` is never compared with our clock, so clock skew between candidates does not matter.
 - Writes are a ``replace`` of the Lease last read or written, so its resourceVersion is the precondition: a
   409 means another candidate wrote first. The leader renews without reading first (client-go's fast path)
@@ -615,6 +615,9 @@ class AsyncLeaderElector(_ElectorBase[AsyncApi[Lease]]):
             if not session.started:
                 await session.shutdown()
                 raise RuntimeError(f"leader election of {self.identity} ended before leading (see the log)")
+            if session.lost_flag:  # lost before the block could be registered for cancellation
+                await session.shutdown()
+                raise LeadershipLost(f"{self.identity} lost lease {self._core.describe}")
             host = asyncio.current_task()
             assert host is not None
             base = host.cancelling()
