@@ -86,6 +86,7 @@ class _Session:
             elif channel == ch.ERROR:
                 self.status_data += payload
                 if len(self.status_data) > ch.MAX_STATUS:
+                    self.status_data.clear()
                     raise TransportError(f"{self.describe}: the status channel carried more than "
                                          f"{ch.MAX_STATUS} bytes")
             elif channel == ch.CLOSE and payload:
