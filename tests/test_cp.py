@@ -70,6 +70,17 @@ def test_failures(pods: Api[Pod], tmp_path: Path) -> None:
         pods.cp_to(POD, tmp_path, "/")
 
 
+def test_a_tar_that_stops_reading_reports_its_exit(srv: ApiServer, pods: Api[Pod], tmp_path: Path) -> None:
+    def broken(s: Any) -> int:
+        s.stderr.write(b"tar: short read\n")
+        return 2  # without reading stdin: the client's writes fail, the exit status tells why
+
+    srv.on_exec("default", "multi", broken)
+    (tmp_path / "big").write_bytes(os.urandom(4 * 1024 * 1024))
+    with pytest.raises(CommandError, match="exited with 2: tar: short read"):
+        pods.cp_to("multi", tmp_path / "big", "/x/big", container="a")
+
+
 def test_a_tar_escaping_the_destination_is_refused(srv: ApiServer, pods: Api[Pod], tmp_path: Path) -> None:
     def evil(s: Any) -> int:
         buf = io.BytesIO()

@@ -6,6 +6,7 @@ Requests are built once, in :class:`_Requests` (no IO); ``Api`` and ``AsyncApi``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -17,7 +18,7 @@ from k8spb._channels import EXEC_PROTOCOLS, PORTFORWARD_PROTOCOL, exec_query, po
 from k8spb._client import AsyncClient, Client
 from k8spb._codec import JSON, PROTOBUF
 from k8spb._codec._watch import WatchEvent
-from k8spb._errors import NotFound
+from k8spb._errors import NotFound, TransportError
 from k8spb._exec import CHUNK, AsyncProcess, Process
 from k8spb._portforward import AsyncPortForward, AsyncPortListener, PortForward, PortListener
 from k8spb._registry import class_for
@@ -317,7 +318,8 @@ class Api(_ApiBase[K]):
         proc = self.exec(name, command, container=container, stdin=True, stdout=False, stderr=True)
         with proc:
             assert proc.stdin is not None
-            _cp.pack(local, remote, _cp.TarSink(proc.stdin.write))
+            with contextlib.suppress(TransportError):  # tar stopped reading: its exit status says why
+                _cp.pack(local, remote, _cp.TarSink(proc.stdin.write))
             _, err = proc.communicate()
             _cp.check(command, proc.wait(), err, f"cp to pod {name}")
 
@@ -471,8 +473,9 @@ class AsyncApi(_ApiBase[K]):
             async with await self.exec(name, command, container=container, stdin=True, stdout=False,
                                         stderr=True) as proc:
                 assert proc.stdin is not None
-                while chunk := spool.read(CHUNK):
-                    await proc.stdin.write(chunk)
+                with contextlib.suppress(TransportError):  # tar stopped reading: its exit status says why
+                    while chunk := spool.read(CHUNK):
+                        await proc.stdin.write(chunk)
                 _, err = await proc.communicate()
                 _cp.check(command, await proc.wait(), err, f"cp to pod {name}")
 

@@ -286,12 +286,15 @@ class Process:
 
     def communicate(self, input: bytes | None = None, timeout: float | None = None) -> tuple[bytes, bytes]:
         """Send ``input`` and close stdin, wait for the end; (stdout, stderr) (``b""`` for those not asked)."""
-        if input is not None:
-            if self.stdin is None:
-                raise ValueError("communicate(input=...) needs exec or attach with stdin=True")
-            self.stdin.write(input)
-        if self.stdin is not None:
-            self.stdin.close()
+        if input is not None and self.stdin is None:
+            raise ValueError("communicate(input=...) needs exec or attach with stdin=True")
+        try:
+            if input is not None and self.stdin is not None:
+                self.stdin.write(input)
+            if self.stdin is not None:
+                self.stdin.close()
+        except TransportError:
+            pass  # the process ended without reading it all (its status tells), or wait raises why not
         self.wait(timeout)
         out = self.stdout.read() if self.stdout is not None else b""
         err = self.stderr.read() if self.stderr is not None else b""
@@ -418,12 +421,15 @@ class AsyncProcess:
         return self._session.result()
 
     async def communicate(self, input: bytes | None = None, timeout: float | None = None) -> tuple[bytes, bytes]:
-        if input is not None:
-            if self.stdin is None:
-                raise ValueError("communicate(input=...) needs exec or attach with stdin=True")
-            await self.stdin.write(input)
-        if self.stdin is not None:
-            await self.stdin.close()
+        if input is not None and self.stdin is None:
+            raise ValueError("communicate(input=...) needs exec or attach with stdin=True")
+        try:
+            if input is not None and self.stdin is not None:
+                await self.stdin.write(input)
+            if self.stdin is not None:
+                await self.stdin.close()
+        except TransportError:
+            pass  # the process ended without reading it all (its status tells), or wait raises why not
         await self.wait(timeout)
         out = await self.stdout.read() if self.stdout is not None else b""
         err = await self.stderr.read() if self.stderr is not None else b""

@@ -141,6 +141,45 @@ def test_kubectl_port_forward(kubectl: Any, srv: ApiServer) -> None:
         target.close()
 
 
+# --------------------------------------------------------------------------------------------- official client
+
+
+def test_official_client_exec_and_port_forward(srv: ApiServer) -> None:
+    """The kubernetes package speaks v4.channel.k8s.io (websocket-client) for both."""
+    from kubernetes import client as kclient
+    from kubernetes import config as kconfig
+    from kubernetes.stream import portforward, stream
+
+    api = kclient.CoreV1Api(kconfig.new_client_from_config(srv.kubeconfig_path))
+    out = stream(api.connect_get_namespaced_pod_exec, POD, "default", command=["echo", "official"],
+                 stderr=True, stdin=False, stdout=True, tty=False)
+    assert out == "official\n"
+    resp = stream(api.connect_get_namespaced_pod_exec, POD, "default", command=["sh", "-c", "exit 3"],
+                  stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    resp.run_forever(timeout=10)
+    assert resp.returncode == 3
+    target = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = target.accept()
+        with conn:
+            while data := conn.recv(100):
+                conn.sendall(data.upper())
+
+    threading.Thread(target=serve, daemon=True).start()
+    srv.forward_port("default", POD, 9090, target.getsockname()[1])
+    pf = portforward(api.connect_get_namespaced_pod_portforward, POD, "default", ports="9090")
+    try:
+        sock = pf.socket(9090)
+        sock.settimeout(10)
+        sock.sendall(b"hey")
+        assert sock.recv(10) == b"HEY"
+        sock.close()
+    finally:
+        pf.close()
+        target.close()
+
+
 # --------------------------------------------------------------------------------------------- raw upgrades
 
 
