@@ -54,9 +54,10 @@ with ApiServer() as srv, Client(Config.from_kubeconfig(srv.kubeconfig_path)) as 
         print("port-forward:", stream.read().decode())
 
     with pods.portforward_listen("web", {0: 80}) as listener:  # like `kubectl port-forward pod/web :80`
-        with socket.create_connection(("127.0.0.1", listener.ports[80])) as conn:
-            conn.sendall(b"via a local port")
-            print("listener on", listener.ports[80], "->", conn.recv(1024).decode())
+        conn = socket.create_connection(("127.0.0.1", listener.ports[80]))
+        conn.sendall(b"via a local port")
+        print("listener on", listener.ports[80], "->", conn.recv(1024).decode())
+        conn.close()
 
     with tempfile.TemporaryDirectory() as tmp:  # cp is tar over exec: this container has no tar
         try:

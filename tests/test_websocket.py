@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import socket
 import struct
@@ -65,10 +66,8 @@ class Hostile:
             key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
                        if line.lower().startswith(b"sec-websocket-key"))
             accept = base64.b64encode(hashlib.sha1(key + GUID.encode()).digest()).decode()
-            try:
+            with contextlib.suppress(OSError):
                 self.script(conn, accept)
-            except OSError:
-                pass
 
 
 def switching(accept: str, protocol: str = "v5.channel.k8s.io") -> bytes:
@@ -103,10 +102,8 @@ def run(hostile: Hostile, pods: Api[Pod], script: Script) -> tuple[bytes, Except
     except (TransportError, ServerError) as exc:
         error = exc
     out = b""
-    try:
+    with contextlib.suppress(TransportError):
         out = proc.stdout.read() if proc.stdout is not None else b""
-    except TransportError:
-        pass
     proc.close()
     return out, error, time.monotonic() - started
 
@@ -218,7 +215,7 @@ def test_demux_fuzz(pieces: list[tuple[bytes, bool]], ports: list[int]) -> None:
     max_leaves=12).map(lambda v: __import__("json").dumps(v).encode())))
 def test_exit_status_fuzz(data: bytes) -> None:
     try:
-        code, status = ch.exit_code(data)
+        code, _status = ch.exit_code(data)
         assert code is None or code >= 0
     except ch.ChannelError:
         pass
