@@ -12,7 +12,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from k8spb import _channels as ch
 from k8spb._errors import Error, TransportError, api_error
@@ -159,6 +159,88 @@ def _stdin_messages(data: bytes | bytearray | memoryview) -> Iterator[bytes]:
         yield ch.message(ch.STDIN, view[start:start + CHUNK])
 
 
+class _State(Protocol):
+    """What a pump drives: a session's state (:class:`_Session`, or port-forward's)."""
+
+    describe: str
+    done: bool
+
+    def feed(self, pieces: Pieces) -> None: ...
+
+    def finish(self, close_code: int | None, close_reason: str) -> None: ...
+
+    def fail(self, exc: Error) -> None: ...
+
+
+def _pump(ws: SyncWebSocket, state: _State, cond: threading.Condition) -> None:
+    """Read a connection into ``state`` until it ends (the reader thread of a sync session)."""
+    try:
+        while not state.done:
+            pieces = ws.receive()
+            with cond:
+                if pieces:
+                    state.feed(pieces)
+                else:
+                    state.finish(ws.frames.close_code, ws.frames.close_reason)
+                cond.notify_all()
+    except (Error, ch.ChannelError) as exc:
+        with cond:
+            state.fail(exc if isinstance(exc, Error) else TransportError(f"{state.describe}: {exc}"))
+            cond.notify_all()
+    finally:
+        ws.close()
+
+
+async def _apump(ws: AsyncWebSocket, state: _State, changed: asyncio.Event) -> None:
+    """:func:`_pump` for asyncio: the reader task of an async session."""
+    try:
+        while not state.done:
+            pieces = await ws.receive()
+            if pieces:
+                state.feed(pieces)
+            else:
+                state.finish(ws.frames.close_code, ws.frames.close_reason)
+            changed.set()
+    except (Error, ch.ChannelError) as exc:
+        state.fail(exc if isinstance(exc, Error) else TransportError(f"{state.describe}: {exc}"))
+    finally:
+        changed.set()
+        await ws.close()
+
+
+class _ProcessBase:
+    """What Process and AsyncProcess share: everything but IO."""
+
+    _session: _Session
+
+    def _start(self, ws: SyncWebSocket | AsyncWebSocket, tty: bool) -> None:
+        self.protocol = ws.protocol
+        self.tty = tty
+        self._session = _Session(ws.describe, ws.protocol)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has ended (None before, or when it has none)."""
+        return self._session.code
+
+    @property
+    def status(self) -> dict[str, Any] | None:
+        """The Status the server sent on the status channel, as a dict."""
+        return self._session.status
+
+    def _resize(self, width: int, height: int) -> bytes:
+        if not self.tty:
+            raise ValueError("resize needs a terminal: exec or attach with tty=True")
+        return ch.resize_message(width, height)
+
+    def _timed_out(self, timeout: float | None) -> TimeoutError:
+        return TimeoutError(f"{self._session.describe}: still running after {timeout}s")
+
+    def __repr__(self) -> str:
+        state = f"returncode={self.returncode}" if self._session.done else "running"
+        return f"{type(self).__name__}({self._session.describe}, {self.protocol}, {state})"
+
+
 # --------------------------------------------------------------------------------------------- sync
 
 
@@ -220,7 +302,7 @@ class StreamWriter:
             self._process._ws.send(ch.close_signal(ch.STDIN))
 
 
-class Process:
+class Process(_ProcessBase):
     """A command running in a container (``Api.exec``) or a container's attached process (``Api.attach``).
 
     ``stdin`` / ``stdout`` / ``stderr`` are None unless asked for. ``wait()`` gives the exit code, or
@@ -229,49 +311,18 @@ class Process:
 
     def __init__(self, ws: SyncWebSocket, *, stdin: bool, stdout: bool, stderr: bool, tty: bool) -> None:
         self._ws = ws
-        self.protocol = ws.protocol
-        self.tty = tty
-        self._session = _Session(ws.describe, ws.protocol)
+        self._start(ws, tty)
         self._cond = threading.Condition()
         self.stdin = StreamWriter(self) if stdin else None
         self.stdout = StreamReader(self, self._session.buffers[ch.STDOUT]) if stdout else None
         self.stderr = StreamReader(self, self._session.buffers[ch.STDERR]) if stderr and not tty else None
-        self._thread = threading.Thread(target=self._pump, name=f"k8spb {ws.describe}", daemon=True)
+        self._thread = threading.Thread(target=_pump, args=(ws, self._session, self._cond), daemon=True,
+                                        name=f"k8spb {ws.describe}")
         self._thread.start()
-
-    def _pump(self) -> None:
-        session, ws = self._session, self._ws
-        try:
-            while not session.done:
-                pieces = ws.receive()
-                with self._cond:
-                    if pieces:
-                        session.feed(pieces)
-                    else:
-                        session.finish(ws.frames.close_code, ws.frames.close_reason)
-                    self._cond.notify_all()
-        except Error as exc:
-            with self._cond:
-                session.fail(exc)
-                self._cond.notify_all()
-        finally:
-            ws.close()
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit code once the process has ended (None before, or when it has none)."""
-        return self._session.code
-
-    @property
-    def status(self) -> dict[str, Any] | None:
-        """The Status the server sent on the status channel, as a dict."""
-        return self._session.status
 
     def resize(self, width: int, height: int) -> None:
         """Tell the terminal's new size (``tty=True`` only)."""
-        if not self.tty:
-            raise ValueError("resize needs a terminal: exec or attach with tty=True")
-        self._ws.send(ch.resize_message(width, height))
+        self._ws.send(self._resize(width, height))
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the exit code; TimeoutError after ``timeout`` seconds."""
@@ -280,7 +331,7 @@ class Process:
             while not self._session.done:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    raise TimeoutError(f"{self._session.describe}: still running after {timeout}s")
+                    raise self._timed_out(timeout)
                 self._cond.wait(left)
         return self._session.result()
 
@@ -310,10 +361,6 @@ class Process:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        state = f"returncode={self.returncode}" if self._session.done else "running"
-        return f"Process({self._session.describe}, {self.protocol}, {state})"
 
 
 # --------------------------------------------------------------------------------------------- async
@@ -370,54 +417,26 @@ class AsyncStreamWriter:
             await self._process._ws.send(ch.close_signal(ch.STDIN))
 
 
-class AsyncProcess:
+class AsyncProcess(_ProcessBase):
     """:class:`Process` for asyncio (``AsyncApi.exec`` / ``attach``)."""
 
     def __init__(self, ws: AsyncWebSocket, *, stdin: bool, stdout: bool, stderr: bool, tty: bool) -> None:
         self._ws = ws
-        self.protocol = ws.protocol
-        self.tty = tty
-        self._session = _Session(ws.describe, ws.protocol)
+        self._start(ws, tty)
         self._changed = asyncio.Event()
         self.stdin = AsyncStreamWriter(self) if stdin else None
         self.stdout = AsyncStreamReader(self, self._session.buffers[ch.STDOUT]) if stdout else None
         self.stderr = AsyncStreamReader(self, self._session.buffers[ch.STDERR]) if stderr and not tty else None
-        self._task = asyncio.get_running_loop().create_task(self._pump())
-
-    async def _pump(self) -> None:
-        session, ws = self._session, self._ws
-        try:
-            while not session.done:
-                pieces = await ws.receive()
-                if pieces:
-                    session.feed(pieces)
-                else:
-                    session.finish(ws.frames.close_code, ws.frames.close_reason)
-                self._changed.set()
-        except Error as exc:
-            session.fail(exc)
-        finally:
-            self._changed.set()
-            await ws.close()
-
-    @property
-    def returncode(self) -> int | None:
-        return self._session.code
-
-    @property
-    def status(self) -> dict[str, Any] | None:
-        return self._session.status
+        self._task = asyncio.get_running_loop().create_task(_apump(ws, self._session, self._changed))
 
     async def resize(self, width: int, height: int) -> None:
-        if not self.tty:
-            raise ValueError("resize needs a terminal: exec or attach with tty=True")
-        await self._ws.send(ch.resize_message(width, height))
+        await self._ws.send(self._resize(width, height))
 
     async def wait(self, timeout: float | None = None) -> int:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
         except TimeoutError:
-            raise TimeoutError(f"{self._session.describe}: still running after {timeout}s") from None
+            raise self._timed_out(timeout) from None
         return self._session.result()
 
     async def communicate(self, input: bytes | None = None, timeout: float | None = None) -> tuple[bytes, bytes]:
@@ -447,7 +466,3 @@ class AsyncProcess:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        state = f"returncode={self.returncode}" if self._session.done else "running"
-        return f"AsyncProcess({self._session.describe}, {self.protocol}, {state})"

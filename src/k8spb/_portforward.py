@@ -18,7 +18,7 @@ from typing import Any
 
 from k8spb import _channels as ch
 from k8spb._errors import Error, TransportError
-from k8spb._exec import CHUNK, _Buffer
+from k8spb._exec import CHUNK, _apump, _Buffer, _pump
 from k8spb._websocket import AsyncWebSocket, Pieces, SyncWebSocket
 
 __all__ = ["AsyncPortForward", "AsyncPortListener", "AsyncPortStream", "PortForward", "PortListener", "PortStream"]
@@ -54,7 +54,11 @@ class _Forwarding:
                     buffer.error = TransportError(f"{self.describe}: port {port}: {text.decode('utf-8', 'replace')}")
                     buffer.eof = True
 
-    def end(self, error: Error | None = None) -> None:
+    def finish(self, close_code: int | None, close_reason: str) -> None:
+        """The connection closed: every port's stream ends."""
+        self.fail(None)
+
+    def fail(self, error: Error | None) -> None:
         for buffer in self.buffers.values():
             if error is not None and buffer.error is None:
                 buffer.error = error
@@ -114,26 +118,9 @@ class PortForward:
         self._ws = ws
         self._state = _Forwarding(ws.describe, ports)
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, name=f"k8spb {ws.describe}", daemon=True)
+        self._thread = threading.Thread(target=_pump, args=(ws, self._state, self._cond), daemon=True,
+                                        name=f"k8spb {ws.describe}")
         self._thread.start()
-
-    def _pump(self) -> None:
-        state, ws = self._state, self._ws
-        error: Error | None = None
-        try:
-            while pieces := ws.receive():
-                with self._cond:
-                    state.feed(pieces)
-                    self._cond.notify_all()
-        except Error as exc:
-            error = exc
-        except ch.ChannelError as exc:
-            error = TransportError(f"{state.describe}: {exc}")
-        finally:
-            with self._cond:
-                state.end(error)
-                self._cond.notify_all()
-            ws.close()
 
     def stream(self, port: int) -> PortStream:
         return PortStream(self, port)
@@ -280,23 +267,7 @@ class AsyncPortForward:
         self._ws = ws
         self._state = _Forwarding(ws.describe, ports)
         self._changed = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._pump())
-
-    async def _pump(self) -> None:
-        state, ws = self._state, self._ws
-        error: Error | None = None
-        try:
-            while pieces := await ws.receive():
-                state.feed(pieces)
-                self._changed.set()
-        except Error as exc:
-            error = exc
-        except ch.ChannelError as exc:
-            error = TransportError(f"{state.describe}: {exc}")
-        finally:
-            state.end(error)
-            self._changed.set()
-            await ws.close()
+        self._task = asyncio.get_running_loop().create_task(_apump(ws, self._state, self._changed))
 
     def stream(self, port: int) -> AsyncPortStream:
         return AsyncPortStream(self, port)

@@ -148,20 +148,28 @@ class _Liveness:
         return frames.ping()
 
 
-class SyncWebSocket:
+class _Socket:
+    """What both flavours keep: the framing, the upgraded response and its stream, the liveness check."""
+
+    def __init__(self, response: httpx.Response, sent: Request, protocol: str, timeout: float | None) -> None:
+        self.protocol = protocol
+        self.describe = sent.describe()
+        self.frames = Frames(self.describe)
+        self._response = response
+        self._timeout = timeout  # reads and writes use the same timeout: the socket's timeout is shared
+        self._live = _Liveness(self.describe)
+        self._shut = False
+
+
+class SyncWebSocket(_Socket):
     """One WebSocket connection: one thread may read while others write."""
 
     def __init__(self, http: httpx.Client, response: httpx.Response, sent: Request, protocol: str,
                  timeout: float | None) -> None:
-        self.protocol = protocol
-        self.describe = sent.describe()
-        self.frames = Frames(self.describe)
-        self._http, self._response = http, response
+        super().__init__(response, sent, protocol, timeout)
+        self._http = http
         self._stream: httpcore.NetworkStream = response.extensions["network_stream"]
-        self._timeout = timeout  # reads and writes use the same timeout: the socket's timeout is shared
         self._write_lock = threading.Lock()
-        self._live = _Liveness(self.describe)
-        self._shut = False
 
     def _write(self, data: bytes) -> None:
         """Write bytes; the caller holds the write lock."""
@@ -219,20 +227,15 @@ class SyncWebSocket:
         self._http.close()
 
 
-class AsyncWebSocket:
+class AsyncWebSocket(_Socket):
     """:class:`SyncWebSocket` for asyncio: one task may read while others write."""
 
     def __init__(self, http: httpx.AsyncClient, response: httpx.Response, sent: Request, protocol: str,
                  timeout: float | None) -> None:
-        self.protocol = protocol
-        self.describe = sent.describe()
-        self.frames = Frames(self.describe)
-        self._http, self._response = http, response
+        super().__init__(response, sent, protocol, timeout)
+        self._http = http
         self._stream: httpcore.AsyncNetworkStream = response.extensions["network_stream"]
-        self._timeout = timeout
         self._write_lock = asyncio.Lock()
-        self._live = _Liveness(self.describe)
-        self._shut = False
 
     async def _write(self, data: bytes) -> None:
         if not data:
