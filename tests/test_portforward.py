@@ -123,7 +123,7 @@ def test_listener_serves_concurrent_connections(pods: Api[Pod]) -> None:
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(one, range(8)))
         assert results == [f"CONN {i} ".encode() * 20000 for i in range(8)]
-        assert listener.errors == []
+        assert not listener.errors
 
 
 def test_async_streams_and_listener(srv: ApiServer) -> None:

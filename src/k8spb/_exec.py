@@ -120,13 +120,11 @@ class _Session:
                                    request=self.describe, status=_status_model(st))
 
     def fail(self, exc: Error) -> None:
-        if self.status_data and self.error is None:
-            try:
-                self._settle()  # the status arrived before the connection broke: it stands
+        if self.status_data:
+            self._settle()
+            if self.status is not None:  # a whole status arrived before the connection broke: it stands
                 self._end()
                 return
-            except Error:
-                pass
         self.error = exc
         for buffer in self.buffers.values():
             buffer.error = exc

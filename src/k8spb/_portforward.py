@@ -10,6 +10,7 @@ the pod-side connection, is closed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import socket
 import threading
@@ -160,8 +161,8 @@ class PortListener:
         self._lock = threading.Lock()
         self.ports: dict[int, int] = {}
         """remote port -> the local port listening for it."""
-        self.errors: list[Exception] = []
-        """Failures of accepted connections (their local sockets were closed)."""
+        self.errors: collections.deque[Exception] = collections.deque(maxlen=100)
+        """The last failures of accepted connections (their local sockets were closed)."""
         try:
             for local, remote in _parse_ports(ports):
                 listener = socket.create_server((address, local))
@@ -297,7 +298,7 @@ class AsyncPortListener:
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.ports: dict[int, int] = {}
-        self.errors: list[Exception] = []
+        self.errors: collections.deque[Exception] = collections.deque(maxlen=100)
 
     @classmethod
     async def start(cls, opener: Callable[[int], Any], ports: Mapping[int, int] | Sequence[int],
