@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import queue
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,6 +207,57 @@ def test_tls_server(tmp_path: Path) -> None:
         config.ca_data = None  # the system's CAs do not know the test CA: verification must fail
         with Client(config) as client, pytest.raises(TransportError, match="exec"):
             Api(client, Pod, "default").exec(POD, ["echo"])
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy on 127.0.0.1 that records the tunnels it opens."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.tunnels: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
+
+    def _tunnel(self, conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(4096)
+        target = head.split(b" ")[1].decode()
+        self.tunnels.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(a: socket.socket, b: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while data := a.recv(65536):
+                    b.sendall(data)
+            with contextlib.suppress(OSError):
+                b.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+        pipe(conn, upstream)
+
+
+def test_through_a_proxy_with_tls_and_a_client_certificate(tmp_path: Path) -> None:
+    proxy = ConnectProxy()
+    with ApiServer(client_ca=True) as server:
+        make_pods(server)
+        server.on_exec("default", POD, Container(tmp_path))
+        config = Config.from_kubeconfig(server.kubeconfig_path, context="k8spb-testing-cert")
+        config.proxy = proxy.url
+        with Client(config) as client:
+            out, _ = Api(client, Pod, "default").exec(POD, ["echo", "proxied"]).communicate(timeout=10)
+    proxy.sock.close()
+    assert out == b"proxied\n" and proxy.tunnels == [f"127.0.0.1:{server.port}"]
 
 
 def test_async(srv: ApiServer) -> None:
