@@ -125,7 +125,7 @@ def scenario_cache(kind: str, kubeconfig: str) -> dict[str, Any]:
 
 def scenario_events(kind: str, kubeconfig: str, since: str, events: int) -> dict[str, Any]:
     if kind == "k8spb":
-        from k8spb.runtime import Apply, Writer
+        from k8spb.runtime import Apply
         from k8spb.runtime._watcher import _Machine, _run
 
         api = _k8spb_api(kubeconfig)
@@ -224,9 +224,10 @@ def scenario_controller(kubeconfig: str, pods: int) -> dict[str, Any]:
 
 
 def child(args: argparse.Namespace) -> None:
-    import k8spb.api.core.v1  # noqa: F401  (imports before the clock)
+    import lightkube.resources.core_v1  # noqa: F401  (imports before the clock)
+
+    import k8spb.api.core.v1
     import k8spb.runtime  # noqa: F401
-    import lightkube.resources.core_v1  # noqa: F401
 
     if args.child == "cache":
         out = scenario_cache(args.kind, args.kubeconfig)
