@@ -224,7 +224,7 @@ def scenario_controller(kubeconfig: str, pods: int) -> dict[str, Any]:
 
 
 def child(args: argparse.Namespace) -> None:
-    import lightkube.resources.core_v1  # noqa: F401
+    import lightkube.resources.core_v1  # noqa: F401  (imports before the clock)
 
     import k8spb.api.core.v1
     import k8spb.runtime  # noqa: F401

@@ -461,14 +461,14 @@ class Client(_Core):
     def __repr__(self) -> str:
         return f"Client(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
 
-    def _send(self, request: Request, stream: bool) -> _Reply:
+    def _send(self, request: Request, stream: bool, http: httpcore.ConnectionPool | None = None) -> _Reply:
         auth = self.config.auth.headers()
         body = _Body(self.config, request.describe())
-        if self._http1 is not None and not stream:
+        if self._http1 is not None and not stream and http is None:
             status, headers = self._http1.exchange(request.method.encode("ascii"), self._wire(request, auth),
                                                    *self._lean_args(), body)
             return _Reply(status, headers, body.body())
-        response = self._pool.handle_request(self._build(request, auth, stream))
+        response = (http or self._pool).handle_request(self._build(request, auth, stream))
         if stream:
             return _Reply(response.status, response.headers, None, response)
         try:
@@ -479,7 +479,10 @@ class Client(_Core):
             response.close()
         return _Reply(response.status, response.headers, body.body())
 
-    def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, _Reply, str | None]:
+    def _exchange(self, request: Request, *, stream: bool = False,
+                  http: httpcore.ConnectionPool | None = None) -> tuple[Request, _Reply, str | None]:
+        """Send through the request flow (on ``http``, else the client's own connections): the request as
+        last sent, its answer, and why an earlier attempt's outcome is unknown (see :meth:`_flow`)."""
         deadline = self._deadline()
         token = self._t.DEADLINE.set(deadline)
         try:
@@ -492,7 +495,7 @@ class Client(_Core):
                     continue
                 current = action.request
                 try:
-                    reply = self._send(current, stream)
+                    reply = self._send(current, stream, http)
                 except self._t.HTTP_ERRORS as exc:
                     action = flow.throw(exc)
                     continue
@@ -606,16 +609,16 @@ class AsyncClient(_Core):
     def __repr__(self) -> str:
         return f"AsyncClient(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
 
-    async def _send(self, request: Request, stream: bool) -> _Reply:
+    async def _send(self, request: Request, stream: bool, http: httpcore.AsyncConnectionPool | None = None) -> _Reply:
         auth = await self.config.auth.aheaders()
         body = _Body(self.config, request.describe())
-        if self._http1 is not None and not stream:
+        if self._http1 is not None and not stream and http is None:
             status, headers = await self._http1.exchange(request.method.encode("ascii"), self._wire(request, auth),
                                                          *self._lean_args(), body)
             return _Reply(status, headers, body.body())
         hreq = self._build(request, auth, stream)
         if stream:  # a stream holds its connection for long: it does not take a slot
-            response = await self._pool.handle_async_request(hreq)
+            response = await (http or self._pool).handle_async_request(hreq)
             return _Reply(response.status, response.headers, None, response)
         async with self._slots:
             response = await self._pool.handle_async_request(hreq)
@@ -627,7 +630,9 @@ class AsyncClient(_Core):
                 await response.aclose()
         return _Reply(response.status, response.headers, body.body())
 
-    async def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, _Reply, str | None]:
+    async def _exchange(self, request: Request, *, stream: bool = False,
+                        http: httpcore.AsyncConnectionPool | None = None) -> tuple[Request, _Reply, str | None]:
+        """:meth:`Client._exchange`."""
         deadline = self._deadline()
         token = self._t.DEADLINE.set(deadline)
         try:
@@ -642,7 +647,7 @@ class AsyncClient(_Core):
                     continue
                 current = action.request
                 try:
-                    reply = await self._send(current, stream)
+                    reply = await self._send(current, stream, http)
                 except self._t.HTTP_ERRORS as exc:
                     action = flow.throw(exc)
                     continue

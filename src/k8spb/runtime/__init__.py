@@ -23,7 +23,9 @@ from k8spb.runtime._conditions import (
     set_condition,
 )
 from k8spb.runtime._controller import Action, Controller, SyncController
+from k8spb.runtime._events import AsyncRecorder, EventData, EventType, Recorder, Reporter, object_reference
 from k8spb.runtime._finalizer import afinalizer, finalizer
+from k8spb.runtime._leader import AsyncLeaderElector, LeaderElector, LeaderRecord, LeadershipLost
 from k8spb.runtime._reflector import reflector
 from k8spb.runtime._store import IndexFunc, ObjectRef, Store, Writer, label_index, strip_managed_fields
 from k8spb.runtime._wait import await_condition
@@ -43,15 +45,24 @@ from k8spb.runtime._watcher import (
 __all__ = [
     "Action",
     "Apply",
+    "AsyncLeaderElector",
+    "AsyncRecorder",
     "Backoff",
     "Controller",
     "Delete",
     "Event",
+    "EventData",
+    "EventType",
     "IndexFunc",
     "Init",
     "InitApply",
     "InitDone",
+    "LeaderElector",
+    "LeaderRecord",
+    "LeadershipLost",
     "ObjectRef",
+    "Recorder",
+    "Reporter",
     "Store",
     "SyncController",
     "WatcherConfig",
@@ -70,6 +81,7 @@ __all__ = [
     "label_index",
     "metadata_watcher",
     "negate",
+    "object_reference",
     "reflector",
     "remove_condition",
     "selector_to_string",

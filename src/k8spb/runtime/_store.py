@@ -57,6 +57,10 @@ def strip_managed_fields(obj: K) -> K:
     return obj
 
 
+_READ_ONLY = (None, strip_managed_fields)
+"""Transforms that change objects only through their protobuf messages."""
+
+
 def label_index(key: str) -> IndexFunc:
     """An index of objects by the value of one label."""
 
@@ -77,11 +81,13 @@ class _Packed:
         self.cls: Any = None
         self.parse: Any = None
 
-    def pack(self, obj: Any) -> Any:
-        if isinstance(obj, Model) and obj._pb is not None and (self.cls is None or type(obj) is self.cls):
+    def pack(self, obj: Any, untouched: bool) -> Any:
+        """``untouched``: only read since it was decoded (its message alone is the truth)."""
+        pb = obj._pb if isinstance(obj, Model) else None
+        if pb is not None and (self.cls is None or type(obj) is self.cls):
             if self.cls is None:
                 self.cls, self.parse = type(obj), type(obj)._pb_class().FromString
-            return obj._synced_pb().SerializeToString()
+            return (pb if untouched else obj._synced_pb()).SerializePartialToString()
         return obj
 
     def unpack(self, entry: Any) -> Any:
@@ -229,7 +235,7 @@ class Writer(Generic[K]):
         if self._transform is not None:
             obj = self._transform(obj)
         values = self._index_values(obj) if self._index_funcs else None
-        entry = self.store._packed.pack(obj)
+        entry = self.store._packed.pack(obj, self._transform in _READ_ONLY)
         if initial:
             if self._buffer is None:
                 self._buffer = {}
