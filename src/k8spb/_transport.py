@@ -11,10 +11,12 @@ next read), so when httpcore hands over a response none of its body has gone to 
 :func:`chunked_body` can read a chunked body straight from the socket: h11 spends several Python
 events on each chunk, and Go's server writes two chunks for every large watch event.
 
-Connection pooling, proxies, HTTP/2 and errors stay httpcore's own (k8spb builds its requests for
-httpcore directly: httpx's URL parsing and models cost more than the rest of a small request). A
-request's deadline (:data:`DEADLINE`, set by the client) bounds every connect, read and write made
-for it, so a server sending a byte at a time cannot stretch it.
+These pools carry streams (watches, followed logs, WebSocket upgrades) and every request that goes
+through a proxy or HTTP/2; whole answers over direct connections take :mod:`k8spb._http1`. Pooling,
+proxies, HTTP/2 and errors stay httpcore's own; k8spb builds its requests for httpcore directly
+(httpx's URL parsing and models cost more than the rest of a small request). A request's deadline
+(:data:`DEADLINE`, set by the client) bounds every connect, read and write made for it, so a server
+sending a byte at a time cannot stretch it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def clamp(timeout: float | None, error: type[Exception]) -> float | None:
     if left <= 0:
         raise error("the request's deadline passed (Config.timeout)")
     return left if timeout is None or left < timeout else timeout
+
 
 class _ReadSize:
     """The size of the next read: grows while reads fill it, back to 64 KiB when one does not."""
