@@ -19,7 +19,7 @@ import pytest
 
 import k8spb
 from k8spb import Api, AsyncApi, AsyncClient, Client, Config, DeleteParams
-from k8spb.api.core.v1 import ConfigMap
+from k8spb.api.core.v1 import ConfigMap, Pod
 from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 from k8spb.testing import ApiServer
 
@@ -290,3 +290,18 @@ def test_a_write_that_never_reached_the_server_is_resent() -> None:
         Api(client, ConfigMap, namespace="default").create(ConfigMap(metadata=ObjectMeta(name="x")))
     assert calls == ["POST"] * 3
     assert "may have been applied" not in str(caught.value)
+
+
+def test_followed_log_lines_from_a_gzip_stream(hostile: Any) -> None:
+    """Lines split anywhere, CRLF or LF, blank lines kept, the last one without its newline."""
+    text = "one\r\n\ntwo é\nthree"
+
+    def handler(conn: socket.socket, _: bytes) -> None:
+        data = gzip.compress(text.encode())
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+        conn.sendall(head + b"".join(_chunk(data[i:i + 3]) for i in range(0, len(data), 3)) + b"0\r\n\r\n")
+
+    srv = hostile(handler)
+    with _client(srv.url) as client:
+        assert list(Api(client, Pod, namespace="default").log_stream("p")) == ["one", "", "two é", "three"]

@@ -389,7 +389,9 @@ class _Core:
             return DecodeError(f"{sent.describe()}: {exc}")
         if isinstance(exc, TransportError):  # malformed chunked framing, a bad Content-Encoding
             return exc if str(exc).startswith(sent.describe()) else TransportError(f"{sent.describe()}: {exc}")
-        if "Timeout" in type(exc).__name__:
+        import httpcore
+
+        if isinstance(exc, httpcore.TimeoutException):
             return RequestTimeout(f"{sent.describe()}: timed out: no data within the stream's read timeout "
                                   f"({type(exc).__name__})")
         return TransportError(f"{sent.describe()}: {type(exc).__name__}: {exc}")
@@ -409,13 +411,13 @@ class _Lines:
         self._pending = ""
 
     def feed(self, data: bytes, final: bool = False) -> list[str]:
-        text = self._pending + self._decoder.decode(data, final)
-        lines = text.split("\n")
-        self._pending = "" if final else lines.pop()
-        if len(self._pending) > _LONGEST_LINE:
+        """The lines completed by ``data``; with ``final``, the last one even without its newline."""
+        lines = (self._pending + self._decoder.decode(data, final)).split("\n")
+        self._pending = lines.pop()
+        if self._pending and (final or len(self._pending) > _LONGEST_LINE):
             lines.append(self._pending)
             self._pending = ""
-        return [line[:-1] if line.endswith("\r") else line for line in lines if line or not final]
+        return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def _watch_events(decoder: WatchDecoder, sent: Request, chunk: bytes) -> Iterable[WatchEvent[Any]]:
