@@ -88,3 +88,14 @@ def test_a_header_cannot_smuggle_another(hostile: Any) -> None:
             pytest.raises(k8spb.TransportError, match="a request header contains a line break"):
         Api(client, ConfigMap, namespace="default").get("x")
     assert srv.heads == []
+
+
+def test_an_async_client_serves_one_event_loop_after_another(hostile: Any) -> None:
+    srv = hostile(_serve_keepalive)
+    client = AsyncClient(Config(srv.url), max_retries=0)
+
+    async def get() -> str | None:
+        return (await AsyncApi(client, ConfigMap, namespace="default").get("x")).metadata.name
+
+    assert [asyncio.run(get()) for _ in range(3)] == ["x"] * 3
+    asyncio.run(client.aclose())

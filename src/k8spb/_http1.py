@@ -12,6 +12,7 @@ every connect, read and write is bounded by the request's deadline (:func:`k8spb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import threading
@@ -262,16 +263,22 @@ _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class AsyncPool:
-    """:class:`Pool` for asyncio (one event loop)."""
+    """:class:`Pool` for asyncio. Connections belong to the event loop that made them: a client used under
+    another loop (a second ``asyncio.run``) starts afresh there."""
 
     def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, server_hostname: str) -> None:
         self._host, self._port, self._tls, self._name = host, port, tls, server_hostname
         self._idle: list[tuple[_Conn, float]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Semaphore(CONNECTIONS)
 
     async def exchange(self, method: bytes, request: bytes, timeout: float | None, read_timeout: float | None,
                        sink: Sink) -> Answer:
         """Send ``request`` (head and body, ready to write) and read the whole answer into ``sink``."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._drop()
+            self._loop, self._slots = loop, asyncio.Semaphore(CONNECTIONS)
         async with self._slots:
             conn = self._take()
             if conn is not None:
@@ -340,7 +347,11 @@ class AsyncPool:
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from None
 
-    async def aclose(self) -> None:
+    def _drop(self) -> None:
         idle, self._idle = self._idle, []
         for (_, writer), _ in idle:
-            writer.close()
+            with contextlib.suppress(RuntimeError):  # its event loop is closed: the socket goes with it
+                writer.close()
+
+    async def aclose(self) -> None:
+        self._drop()
