@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import queue
 import secrets
-import select
 import shutil
 import socket
 import ssl
@@ -37,7 +35,7 @@ from k8spb.testing._negotiation import (
     negotiate_error,
     parse_accept,
 )
-from k8spb.testing._pbcache import ProtobufCache, watch_frame
+from k8spb.testing._pbcache import ProtobufCache
 from k8spb.testing._pki import peer_common_name
 from k8spb.testing._resources import (
     ApiError,
@@ -49,6 +47,9 @@ from k8spb.testing._resources import (
 )
 from k8spb.testing._store import Obj, Store, Watcher, matches, parse_selectors
 from k8spb.testing._subresources import PodLogs
+from k8spb.testing._watch import CutHere, WatchHub, WatchStream
+from k8spb.testing._watch import closed_by_peer as closed_by_peer  # re-exported: other modules use it here
+from k8spb.testing._watch import send_all as send_all
 
 __all__ = ["ApiServer"]
 
@@ -61,10 +62,6 @@ _PATCH_TYPES = {
 _BODY_TYPES = {"": "json", "application/json": "json", "application/yaml": "yaml", PROTOBUF: "protobuf"}
 _UNKNOWN_RESOURCE = "the server could not find the requested resource"
 _PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version"})
-
-
-class _CutHere(Exception):
-    """Raised inside a watch stream once its cut fault has written the half frame."""
 
 
 class _EndStream(Exception):
@@ -128,12 +125,18 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 1024  # the listen backlog: socketserver's 5 makes a burst of connects wait seconds
     api: ApiServer
     ssl_context: ssl.SSLContext | None = None
 
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        super().__init__(address, handler)
+        self._detached: dict[Any, int] = {}
+        self._detached_lock = threading.Lock()
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Runs in the connection's thread: the TLS handshake happens here, not in the accept loop."""
-        if self.ssl_context is None:
+        if self.ssl_context is None or isinstance(request, ssl.SSLSocket):  # plain, or back from the watch hub
             super().finish_request(request, client_address)
             return
         request.settimeout(10)
@@ -141,9 +144,29 @@ class _HTTPServer(ThreadingHTTPServer):
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError):
             return
-        with tls:
-            tls.settimeout(None)
-            super().finish_request(tls, client_address)
+        tls.settimeout(None)
+        super().finish_request(tls, client_address)
+        self.shutdown_request(tls)
+
+    def detach(self, conn: Any, n: int = 1) -> None:
+        """The watch hub owns ``conn`` now: the request thread must not close it (``n=-1`` undoes that)."""
+        with self._detached_lock:
+            count = self._detached.get(conn, 0) + n
+            if count:
+                self._detached[conn] = count
+            else:
+                self._detached.pop(conn, None)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._detached_lock:
+            count = self._detached.get(request, 0)
+            if count:
+                if count == 1:
+                    del self._detached[request]
+                else:
+                    self._detached[request] = count - 1
+                return
+        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up or resets its connection is not an error (others are printed)."""
@@ -233,6 +256,7 @@ class ApiServer:
         self.pod_logs = PodLogs()
         self.log_follow_timeout = 300.0
         self._httpd: _HTTPServer | None = None
+        self._hub: WatchHub | None = None
         self._thread: threading.Thread | None = None
         self._tmpdir: str | None = None
         self.kubeconfig_path = ""
@@ -257,6 +281,7 @@ class ApiServer:
             httpd.ssl_context = self._tls_context(self._tmpdir)
         self._httpd = httpd
         self.port = httpd.server_address[1]
+        self._hub = WatchHub(self)
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"k8spb-apiserver-{self.port}", daemon=True)
         self._thread.start()
@@ -316,6 +341,9 @@ class ApiServer:
 
     def stop(self) -> None:
         """Stop serving, end every watch and log stream and remove the kubeconfig."""
+        if self._hub is not None:
+            self._hub.stop()
+            self._hub = None
         self.store.close()
         self.pod_logs.close()
         if self._httpd is not None:
@@ -328,6 +356,18 @@ class ApiServer:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+    def keep_alive(self, conn: socket.socket, address: Any) -> bool:
+        """Serve the next request of a connection whose watch ended (in a new request thread)."""
+        httpd = self._httpd
+        if httpd is None:
+            return False
+        try:
+            conn.setblocking(True)
+            httpd.process_request(conn, address)
+        except (OSError, RuntimeError):
+            return False
+        return True
 
     def __enter__(self) -> ApiServer:
         return self.start()
@@ -891,7 +931,7 @@ class ApiServer:
         h.send_header("Cache-Control", "no-cache, private")
         h.end_headers()
         h.wfile.flush()
-        stream = _WatchStream(self, req, neg, rt)
+        stream = WatchStream(self, req, neg, rt, labels, fields, deadline=deadline, bookmarks=bookmarks)
         watcher: Watcher | None = None
         try:
             with self.store.lock:
@@ -902,6 +942,7 @@ class ApiServer:
                     stream.flush()
                     raise _EndStream from None  # kube-apiserver ends the stream after an ERROR event
                 snapshot = self.store.snapshot(rt, namespace)[0] if initial else []
+            stream.watcher = watcher
             if initial and since is not None and since > current:
                 current = since
             for obj in snapshot:
@@ -910,35 +951,20 @@ class ApiServer:
             if initial and bookmarks:
                 stream.bookmark(str(current), initial_end=True)
             for event in replay:
-                stream.event(event, labels, fields)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    item = watcher.events.get_nowait()
-                except queue.Empty:
-                    # like kube-apiserver, flush only when no event is waiting: a burst goes out in few writes
-                    stream.flush()
-                    try:
-                        item = watcher.events.get(timeout=min(remaining, 0.25))
-                    except queue.Empty:
-                        if stream.closed_by_peer():
-                            return
-                        if bookmarks and time.monotonic() - stream.last_sent >= self.bookmark_interval:
-                            with self.store.lock:
-                                rv = str(self.store.rv) if watcher.events.empty() else ""
-                            if rv:
-                                stream.bookmark(rv)
-                        continue
-                if item is None:
-                    break
-                stream.event(item, labels, fields)
+                stream.event(event)
             stream.flush()
+            hub, httpd = self._hub, self._httpd
+            if hub is not None and httpd is not None:
+                httpd.detach(h.connection)
+                if hub.adopt(stream):  # the hub writes the rest, and ends the stream
+                    watcher = None
+                    h.close_connection = True
+                    return
+                httpd.detach(h.connection, -1)
         except _EndStream:
             pass
-        except _CutHere:
-            if not (h.cut and h.cut.end_stream):
+        except CutHere:
+            if not (stream.cut and stream.cut.end_stream):
                 h.close_connection = True
                 return
         except (BrokenPipeError, ConnectionResetError, OSError):
@@ -952,175 +978,3 @@ class ApiServer:
             h.wfile.flush()
         except OSError:
             h.close_connection = True
-
-
-def send_all(conn: socket.socket, parts: list[bytes | memoryview]) -> None:
-    """Write ``parts`` in order: gathered by sendmsg on a plain socket (no copy), joined for TLS."""
-    if isinstance(conn, ssl.SSLSocket):
-        conn.sendall(b"".join(parts))
-        return
-    views = [memoryview(p) for p in parts if p]
-    while views:
-        sent = conn.sendmsg(views[:_IOV_MAX])
-        done = 0
-        while done < len(views) and sent >= len(views[done]):
-            sent -= len(views[done])
-            done += 1
-        del views[:done]
-        if sent:
-            views[0] = views[0][sent:]
-
-
-_IOV_MAX = 1024  # the most buffers one sendmsg may take on Linux
-_GO_CHUNKING_BUFFER = 2048  # net/http's bufferBeforeChunkingSize
-
-
-def _split_parts(parts: Sequence[bytes | memoryview], n: int) -> tuple[list[bytes | memoryview],
-                                                                      list[bytes | memoryview]]:
-    """The first ``n`` bytes of ``parts`` and the rest, as views (nothing copied)."""
-    for i, part in enumerate(parts):
-        if n <= len(part):
-            view = memoryview(part)
-            return [*parts[:i], view[:n]], [view[n:], *parts[i + 1:]]
-        n -= len(part)
-    return list(parts), []
-
-
-def closed_by_peer(conn: socket.socket) -> bool:
-    """Whether the client hung up (peeks at the raw socket; TLS sockets cannot peek)."""
-    try:
-        readable, _, _ = select.select([conn], [], [], 0)
-        if not readable:
-            return False
-        if isinstance(conn, ssl.SSLSocket):
-            with socket.socket(conn.family, conn.type, fileno=os.dup(conn.fileno())) as raw:
-                return raw.recv(1, socket.MSG_PEEK) == b""
-        return conn.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
-
-
-class _WatchStream:
-    """Writes watch events in the negotiated encoding as HTTP chunks."""
-
-    def __init__(self, server: ApiServer, req: _Request, neg: Negotiated, rt: ResourceType) -> None:
-        self.server = server
-        self.req = req
-        self.neg = neg
-        self.rt = rt
-        self.first_table = True
-        self.last_sent = time.monotonic()
-        self.sent = 0
-        self._pending: list[bytes | memoryview] = []  # whole chunks, not yet written to the socket
-        self._size = 0
-        self._buffer: list[bytes | memoryview] = []  # Go's response buffer: not yet a chunk
-        self._buffered = 0
-
-    def closed_by_peer(self) -> bool:
-        return closed_by_peer(self.req.h.connection)
-
-    def _chunk(self, *parts: bytes) -> None:
-        """Write one event's bytes (in parts) the way Go's HTTP/1.1 server chunks them.
-
-        Go puts a 2 KiB buffer in front of the chunk writer and its watch framer writes a protobuf
-        frame's 4-byte length and its body separately, so a large event goes out as two chunks (the
-        buffer topped up to 2 KiB, then the rest directly) while small events share 2 KiB chunks.
-        """
-        cut = self.req.h.cut
-        if cut is not None and self.sent >= cut.after_events:
-            data = b"".join(parts)
-            self._write([data[: len(data) // 2]])
-            self.flush()
-            raise _CutHere
-        if self.neg.format == "protobuf":
-            first = memoryview(parts[0])
-            self._write([first[:4]])
-            self._write([first[4:], *parts[1:]])
-        else:
-            self._write(parts)
-        self.sent += 1
-        if self._size >= 65536:  # many chunks, one system call
-            self._send()
-
-    def _write(self, parts: Sequence[bytes | memoryview]) -> None:
-        """One Write of ``parts`` (as if joined, without joining them) to Go's buffered response writer."""
-        size = sum(map(len, parts))
-        room = _GO_CHUNKING_BUFFER - self._buffered
-        if size <= room:
-            self._buffer += parts
-            self._buffered += size
-            return
-        if self._buffered:
-            head, parts = _split_parts(parts, room)
-            self._buffer += head
-            self._emit(self._buffer, _GO_CHUNKING_BUFFER)
-            self._buffer, self._buffered = [], 0
-            size -= room
-        if size > _GO_CHUNKING_BUFFER:
-            self._emit(list(parts), size)
-        else:
-            self._buffer, self._buffered = list(parts), size
-
-    def _emit(self, pieces: list[bytes | memoryview], size: int) -> None:
-        self._pending += [b"%x\r\n" % size, *pieces, b"\r\n"]
-        self._size += size
-
-    def _send(self) -> None:
-        if self._pending:
-            send_all(self.req.h.connection, self._pending)
-            self._pending = []
-            self._size = 0
-            self.last_sent = time.monotonic()
-
-    def flush(self) -> None:
-        """Go's Flush: the buffered bytes become a chunk, and everything goes out."""
-        if self._buffered:
-            self._emit(self._buffer, self._buffered)
-            self._buffer, self._buffered = [], 0
-        self._send()
-
-    def send(self, type_: str, obj: Obj, raw: bool = False, stored: bool = True) -> None:
-        """Write one event; ``stored`` says ``obj`` is a stored object exactly (its protobuf is cached)."""
-        if not raw and self.neg.transform is not None and type_ != "BOOKMARK":
-            obj = self.server._transform(self.req, self.neg, self.rt, [obj], "", single=True,
-                                         columns=self.first_table)
-            if self.neg.transform == "Table":
-                self.first_table = False
-        if self.neg.format == "protobuf":
-            if stored and not raw and self.neg.transform is None:
-                self._chunk(*self.server._protobuf_frame(type_, obj))
-            else:
-                self._chunk(watch_frame(type_, self.server._protobuf(obj)))
-        elif stored and not raw and self.neg.transform is None:
-            self._chunk(self.server._json_cache.watch_line(type_, obj))
-        else:
-            self._chunk(json.dumps({"type": type_, "object": obj}, separators=(",", ":"),
-                                   ensure_ascii=False).encode() + b"\n")
-
-    def bookmark(self, rv: str, initial_end: bool = False) -> None:
-        meta: dict[str, Any] = {"resourceVersion": rv}
-        if initial_end:
-            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        kind, api_version = self.rt.kind, self.rt.api_version
-        if self.neg.transform == "PartialObjectMetadata":
-            kind, api_version = "PartialObjectMetadata", f"meta.k8s.io/{self.neg.transform_version}"
-        self.send("BOOKMARK", {"kind": kind, "apiVersion": api_version, "metadata": meta}, stored=False)
-        self.flush()
-
-    def event(self, event: Any, labels: Any, fields: Any) -> None:
-        rt = self.rt
-        shared = self.server.store.shared
-        obj = shared(rt, event.obj)
-        now = matches(rt, obj, labels, fields)
-        if event.type == "MODIFIED":
-            before = matches(rt, event.old, labels, fields)
-            if now and not before:
-                self.send("ADDED", obj)
-            elif before and not now:
-                old = {**shared(rt, event.old)}  # a top-level copy: its metadata is replaced
-                old["metadata"] = {**old["metadata"], "resourceVersion": obj["metadata"]["resourceVersion"]}
-                self.send("DELETED", old, stored=False)  # old content under the new resourceVersion
-            elif now:
-                self.send("MODIFIED", obj)
-        elif now:
-            self.send(event.type, obj)

@@ -108,6 +108,14 @@ class Watcher:
     storage_key: tuple[str, str]
     namespace: str
     events: queue.SimpleQueue[Event | None] = field(default_factory=queue.SimpleQueue)
+    wake: Callable[[], None] | None = None
+    """Called after each item is queued (by the thread that writes the watch's stream)."""
+
+    def push(self, item: Event | None) -> None:
+        """Queue an event (None: end the watch)."""
+        self.events.put(item)
+        if self.wake is not None:
+            self.wake()
 
     def wants(self, event: Event) -> bool:
         return event.storage_key == self.storage_key and (not self.namespace or event.namespace == self.namespace)
@@ -233,7 +241,7 @@ class Store:
             self.compacted = max(self.compacted, dropped[-1].rv)
         for w in list(self.watchers):
             if w.wants(event):
-                w.events.put(event)
+                w.push(event)
         if rt.storage_key == CRD_KEY:
             self._crd_changed(type_, obj)
         self.gc.observe(rt, type_, obj, old)
@@ -250,7 +258,7 @@ class Store:
                 self.data.pop(old.storage_key, None)
                 for w in list(self.watchers):
                     if w.storage_key == old.storage_key:
-                        w.events.put(None)
+                        w.push(None)
                         self.watchers.discard(w)
             self.resources.set_custom(group, plural, [])
         else:
@@ -699,7 +707,7 @@ class Store:
                     continue
                 if namespace is not None and w.namespace != namespace:
                     continue
-                w.events.put(None)
+                w.push(None)
                 self.watchers.discard(w)
 
     def compact(self) -> int:
