@@ -44,10 +44,10 @@ def raise_fd_limit() -> None:
 class Server:
     """``python -m k8spb.testing`` in a subprocess, with its /proc figures."""
 
-    def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "k8spb.testing"], stdout=subprocess.PIPE, text=True,
-                                     env=env)
+    def __init__(self, src: Path = ROOT / "src", args: tuple[str, ...] = ()) -> None:
+        env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "k8spb.testing", *args], stdout=subprocess.PIPE,
+                                     text=True, env=env)
         assert self.proc.stdout is not None
         with open(self.proc.stdout.readline().strip()) as fh:
             url = yaml.safe_load(fh)["clusters"][0]["cluster"]["server"]
@@ -101,11 +101,11 @@ def connects(address: tuple[str, int], n: int) -> dict[str, float]:
     start = time.perf_counter()
     pending: dict[socket.socket, list[Any]] = {}
     for _ in range(n):
-        s = socket.socket()
-        s.setblocking(False)
-        s.connect_ex(address)
-        sel.register(s, selectors.EVENT_WRITE)
-        pending[s] = [b"", time.perf_counter()]
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(address)
+        sel.register(c, selectors.EVENT_WRITE)
+        pending[c] = [b"", time.perf_counter()]
     slowest = 0.0
     done = failed = 0
     while done < n:
@@ -133,14 +133,15 @@ def connects(address: tuple[str, int], n: int) -> dict[str, float]:
 
 
 class Watches:
-    """``n`` JSON watches on raw sockets, counting the events each receives."""
+    """``n`` JSON watches on raw sockets, de-chunking their streams and counting the events each receives."""
 
     MARK = b'{"type":"'
 
     def __init__(self, address: tuple[str, int], n: int, rv: str) -> None:
         self.sel = selectors.DefaultSelector()
         self.counts: dict[socket.socket, int] = {}
-        self.tails: dict[socket.socket, bytes] = {}
+        self.raw: dict[socket.socket, bytes] = {}  # bytes not yet de-chunked (headers first)
+        self.body: dict[socket.socket, bytes] = {}  # de-chunked bytes after the last complete event
         req = (f"GET {CMS}?watch=1&resourceVersion={rv}&timeoutSeconds=3600 HTTP/1.1\r\nHost: x\r\n\r\n").encode()
         for _ in range(n):
             s = socket.create_connection(address, timeout=60)
@@ -148,7 +149,27 @@ class Watches:
             s.setblocking(False)
             self.sel.register(s, selectors.EVENT_READ)
             self.counts[s] = 0
-            self.tails[s] = b""
+            self.raw[s] = b""
+            self.body[s] = b""
+
+    def _dechunk(self, s: socket.socket) -> None:
+        raw = self.raw[s]
+        if raw.startswith(b"HTTP/"):
+            if b"\r\n\r\n" not in raw:
+                return
+            raw = raw.split(b"\r\n\r\n", 1)[1]
+        body = self.body[s]
+        while b"\r\n" in raw:
+            size_line, rest = raw.split(b"\r\n", 1)
+            size = int(size_line, 16)
+            if len(rest) < size + 2:
+                break
+            body += rest[:size]
+            raw = rest[size + 2:]
+        self.raw[s] = raw
+        lines = body.split(b"\n")  # JSON watch events are newline-terminated
+        self.counts[s] += sum(1 for line in lines[:-1] if line.startswith(self.MARK))
+        self.body[s] = lines[-1]
 
     def pump(self, timeout: float) -> None:
         for key, _ in self.sel.select(timeout=timeout):
@@ -160,9 +181,8 @@ class Watches:
                 continue
             if not chunk:
                 raise SystemExit("a watch ended early")
-            data = self.tails[s] + chunk
-            self.counts[s] += data.count(self.MARK)
-            self.tails[s] = data[-(len(self.MARK) - 1):]
+            self.raw[s] += chunk
+            self._dechunk(s)
 
     def wait_all(self, events: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -246,9 +266,13 @@ def main() -> None:
     parser.add_argument("--watches", type=int, default=2000)
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--soak", type=float, default=30.0)
+    parser.add_argument("--event-log-mib", type=int, default=0,
+                        help="the server's event log cap (python -m k8spb.testing --event-log-mib); 0: its default")
+    parser.add_argument("--server-src", type=Path, default=ROOT / "src",
+                        help="the src directory the server is imported from (another checkout, to compare)")
     args = parser.parse_args()
     raise_fd_limit()
-    srv = Server()
+    srv = Server(args.server_src, ("--event-log-mib", str(args.event_log_mib)) if args.event_log_mib else ())
     try:
         print(f"server pid {srv.proc.pid}, RSS {srv.rss_mib():.0f} MiB at start")
         if args.connects:

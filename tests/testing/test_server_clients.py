@@ -92,7 +92,7 @@ def test_lightkube(srv: ApiServer) -> None:
             break
     assert sorted(events) == [("ADDED", "cfg"), ("ADDED", "cfg2")]
     c.delete(ConfigMap, "cfg")
-    assert [cm.metadata.name for cm in c.list(ConfigMap)] == ["cfg2"]
+    assert [cm.metadata.name for cm in c.list(ConfigMap)] == ["cfg2", "kube-root-ca.crt"]
 
 
 # --------------------------------------------------------------------------- kubectl

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.timeout(30)
 
 PB = "application/vnd.kubernetes.protobuf"
 PODS = "/api/v1/namespaces/default/pods"
+CMS = "/api/v1/namespaces/default/configmaps"
 
 
 @pytest.fixture
@@ -388,8 +389,8 @@ def test_watch_chunks_like_go(srv: ApiServer, http: httpx.Client) -> None:
     # each event: its length and the start of its body topped up to 2 KiB, then the rest directly
     assert [len(c) for c in chunks] == [x for n in sizes for x in (2048, n + 4 - 2048)]
     for i in range(3):
-        create(http, pod(f"small-{i}"))
-    small = _raw_chunks(srv, PODS + "?watch=true&timeoutSeconds=1&labelSelector=!nothing&resourceVersion="
+        create(http, {"metadata": {"name": f"small-{i}"}}, CMS)
+    small = _raw_chunks(srv, CMS + "?watch=true&timeoutSeconds=1&labelSelector=!nothing&resourceVersion="
                         + http.get(PODS + "/big-2").json()["metadata"]["resourceVersion"], "application/json")
     assert len(small) == 1 and small[0].count(b"\n") == 3  # three JSON lines in one buffered chunk
 
@@ -503,10 +504,10 @@ def test_cut_next_watch_mid_frame(srv: ApiServer, http: httpx.Client, end_stream
 
 
 def test_watch_burst_is_batched_but_complete(srv: ApiServer, http: httpx.Client) -> None:
-    rv = http.get(PODS).json()["metadata"]["resourceVersion"]
+    rv = http.get(CMS).json()["metadata"]["resourceVersion"]
     for i in range(300):
-        create(http, pod(f"p{i}"))
-    with http.stream("GET", PODS, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": 1},
+        create(http, {"metadata": {"name": f"p{i}"}, "data": {"k": "v"}}, CMS)
+    with http.stream("GET", CMS, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": 1},
                      headers={"Accept": PB}) as r:
         decoder = k8spb.WatchDecoder(r.headers["content-type"])
         chunks = list(r.iter_raw())
@@ -548,3 +549,46 @@ def test_a_client_resetting_its_connection_is_not_reported_as_an_error(
     time.sleep(0.3)  # the server's connection thread reads the reset
     assert "Exception occurred" not in capsys.readouterr().err
     assert httpx.get(f"{srv.url}/version", headers={"Authorization": f"Bearer {srv.token}"}).status_code == 200
+
+
+# --------------------------------------------------------------------------- hardening and fidelity
+
+
+def test_version_with_a_trailing_slash(http: httpx.Client) -> None:
+    assert http.get("/version/").json() == http.get("/version").json()
+
+
+def test_absurd_continue_tokens_and_integers_are_400(http: httpx.Client) -> None:
+    import base64
+
+    for rv in ("1e999", "-1", "0", '"12"', "true", "18446744073709551616"):
+        token = base64.urlsafe_b64encode(f'{{"v":"meta.k8s.io/v1","rv":{rv},"start":"a"}}'.encode()).decode()
+        r = http.get(PODS, params={"limit": 1, "continue": token})
+        assert r.status_code == 400 and r.json()["message"].startswith("continue key is not valid"), (rv, r.text)
+    r = http.get(PODS, params={"watch": "1", "timeoutSeconds": "nan"})
+    assert r.status_code == 400 and r.json()["message"] == 'strconv.ParseInt: parsing "nan": invalid syntax'
+    r = http.get(PODS, params={"limit": "99999999999999999999"})
+    assert r.json()["message"] == 'strconv.ParseInt: parsing "99999999999999999999": value out of range'
+    r = http.delete(PODS + "/x", params={"gracePeriodSeconds": "1.5"})
+    assert r.status_code == 400
+
+
+def test_status_fields_are_in_go_order(http: httpx.Client) -> None:
+    r = http.get(PODS + "/missing")
+    assert list(r.json()) == ["kind", "apiVersion", "metadata", "status", "message", "reason", "details", "code"]
+    r = http.post(PODS, json={"metadata": {"name": "Bad"}})
+    assert list(r.json()["details"]) == ["name", "kind", "causes"]
+    r = http.post("/apis/apps/v1/namespaces/default/deployments", json={"metadata": {"name": "Bad"}})
+    assert list(r.json()["details"]) == ["name", "group", "kind", "causes"]
+    assert r.json()["message"].startswith('Deployment.apps "Bad" is invalid: metadata.name: Invalid value: "Bad"')
+
+
+def test_delete_answers_with_the_object_where_kube_does(http: httpx.Client) -> None:
+    create(http, {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}},
+           "/api/v1/namespaces/default/services")
+    gone = http.delete("/api/v1/namespaces/default/services/svc").json()
+    assert gone["kind"] == "Service" and gone["metadata"]["name"] == "svc"
+    create(http, {"metadata": {"name": "sa"}}, "/api/v1/namespaces/default/serviceaccounts")
+    assert http.delete("/api/v1/namespaces/default/serviceaccounts/sa").json()["kind"] == "ServiceAccount"
+    create(http, {"metadata": {"name": "cm"}}, CMS)
+    assert http.delete(f"{CMS}/cm").json()["kind"] == "Status"  # configmaps answer with a Status

@@ -25,6 +25,10 @@ class JsonCache:
         self._lru = BytesLRU(size)
         self._heads: dict[tuple[str, str], bytes] = {}
 
+    def clear(self) -> None:
+        """Forget every cached encoding."""
+        self._lru.clear()
+
     def _members(self, obj: dict[str, Any]) -> bytes:
         """The object's members other than apiVersion and kind, and its closing brace."""
         key = identity(obj)

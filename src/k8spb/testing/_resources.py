@@ -65,6 +65,10 @@ SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ...
 }
 
 
+_DETAILS_ORDER = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+"""StatusDetails' fields in Go's order."""
+
+
 class ApiError(Exception):
     """A request kube-apiserver would refuse, with the Status it would answer."""
 
@@ -81,13 +85,13 @@ class ApiError(Exception):
             self.details["retryAfterSeconds"] = retry_after
 
     def status(self) -> dict[str, Any]:
-        """The ``v1 Status`` body."""
-        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                "message": self.message, "reason": self.reason, "code": self.code}
-        if self.list_continue:
-            body["metadata"] = {"continue": self.list_continue}
+        """The ``v1 Status`` body, its fields in the order Go's encoder writes them (``code`` last)."""
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1",
+                                "metadata": {"continue": self.list_continue} if self.list_continue else {},
+                                "status": "Failure", "message": self.message, "reason": self.reason}
         if self.details:
-            body["details"] = self.details
+            body["details"] = {k: self.details[k] for k in _DETAILS_ORDER if k in self.details}
+        body["code"] = self.code
         return body
 
     @classmethod
@@ -106,12 +110,16 @@ class ApiError(Exception):
 
     @classmethod
     def invalid(cls, rt: ResourceType, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
-        text = "; ".join(f"{f}: {m}" for _, f, m in causes)
-        details: dict[str, Any] = {"name": name, "kind": rt.kind,
+        """422 Invalid as kube's NewInvalid words it: causes are (reason, field, message), the message
+        starting with its type (``Invalid value: ...``, ``Required value: ...``)."""
+        texts = list(dict.fromkeys(f"{f}: {m}" for _, f, m in causes))
+        text = texts[0] if len(texts) == 1 else f"[{', '.join(texts)}]"
+        details: dict[str, Any] = {"name": name, "group": rt.group, "kind": rt.kind,
                                    "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes]}
-        if rt.group:
-            details["group"] = rt.group
-        return cls(422, "Invalid", f'{rt.kind} "{name}" is invalid: {text}', details)
+        if not rt.group:
+            del details["group"]
+        qualified = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+        return cls(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
 
 
 @dataclass(frozen=True)

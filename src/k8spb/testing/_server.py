@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -15,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -25,7 +28,10 @@ import yaml
 from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb.testing import _subresources as subresources
+from k8spb.testing._authn import ADMIN, ANONYMOUS, Tokens, UserInfo
 from k8spb.testing._faults import REASONS, Cut, Failure, Faults, RequestFilter, request_info
+from k8spb.testing._fieldvalidation import check_field_validation
+from k8spb.testing._framing import FramingError, check_headers, go_error, read_body
 from k8spb.testing._jsoncache import JsonCache
 from k8spb.testing._negotiation import (
     SERIALIZERS,
@@ -36,7 +42,7 @@ from k8spb.testing._negotiation import (
     parse_accept,
 )
 from k8spb.testing._pbcache import ProtobufCache
-from k8spb.testing._pki import peer_common_name
+from k8spb.testing._pki import peer_identity
 from k8spb.testing._resources import (
     ApiError,
     Resources,
@@ -45,7 +51,8 @@ from k8spb.testing._resources import (
     openapi_v3_group_version,
     openapi_v3_root,
 )
-from k8spb.testing._store import Obj, Store, Watcher, matches, parse_selectors
+from k8spb.testing._reviews import REVIEWS, create_review, token_request
+from k8spb.testing._store import MAX_LOG, MAX_LOG_BYTES, Obj, Store, Watcher, matches, parse_selectors
 from k8spb.testing._subresources import PodLogs
 from k8spb.testing._watch import CutHere, WatchHub, WatchStream
 from k8spb.testing._watch import closed_by_peer as closed_by_peer  # re-exported: other modules use it here
@@ -61,11 +68,29 @@ _PATCH_TYPES = {
 }
 _BODY_TYPES = {"": "json", "application/json": "json", "application/yaml": "yaml", PROTOBUF: "protobuf"}
 _UNKNOWN_RESOURCE = "the server could not find the requested resource"
-_PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+_PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+_INT = re.compile(r"[+-]?[0-9]+")
+_RETURNS_DELETED = frozenset({("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces"),
+                              ("", "persistentvolumes"), ("", "persistentvolumeclaims"),
+                              ("storage.k8s.io", "storageclasses")})
+"""Resources whose storage sets ReturnDeletedObject: a DELETE answers with the object, not a Status."""
 
 
 class _EndStream(Exception):
     """Raised inside a watch stream to end it normally (after an ERROR event)."""
+
+
+def _release_memory() -> None:
+    """Give freed heap back to the system (glibc keeps it otherwise); a no-op elsewhere."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
 
 
 def _human_age(seconds: float) -> str:
@@ -105,6 +130,31 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.api.verbose:
             super().log_message(format, *args)
+
+    def parse_request(self) -> bool:
+        """http.server's parsing, then what Go's server also refuses (HTTP/0.9, framing headers)."""
+        if not super().parse_request():
+            return False
+        try:
+            if self.request_version == "HTTP/0.9":
+                raise FramingError(400, "Bad Request")
+            check_headers(self.headers, self.request_version)
+        except FramingError as exc:
+            self.refuse(exc.response())
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (request line, header size, method) in Go's bare form."""
+        if code == 414:
+            code = 431  # Go counts the request line against its header limit
+        self.refuse(go_error(code, HTTPStatus(code).phrase))
+
+    def refuse(self, response: bytes) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.write(response)
+            self.wfile.flush()
 
     def do_GET(self) -> None:
         self.server.api._handle(self, "GET")
@@ -189,6 +239,7 @@ class _Request:
         self.agent = agent
         self.pretty = self.q("pretty") in ("true", "1") or agent.startswith(("curl", "Wget", "Mozilla/5.0"))
         self._body: bytes | None = None
+        self.user = ANONYMOUS
         self.custom = False
         """The request is for a custom resource (JSON/YAML only)."""
 
@@ -196,25 +247,29 @@ class _Request:
         values = self.query.get(name)
         return values[-1] if values else default
 
+    def int_param(self, name: str) -> int | None:
+        """An int64 query parameter as Go's strconv.ParseInt reads it (None when absent); 400 otherwise."""
+        text = self.q(name)
+        if not text:
+            return None
+        if not _INT.fullmatch(text):
+            raise ApiError.bad_request(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+        value = int(text)
+        if not -(1 << 63) <= value < 1 << 63:
+            raise ApiError.bad_request(f'strconv.ParseInt: parsing "{text}": value out of range')
+        return value
+
     def flag(self, name: str) -> bool:
         return self.q(name) in ("true", "1", "True")
 
     @property
     def body(self) -> bytes:
         if self._body is None:
-            h = self.h
-            if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
-                while True:
-                    size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        h.rfile.readline()
-                        break
-                    chunks.append(h.rfile.read(size))
-                    h.rfile.readline()
-                self._body = b"".join(chunks)
-            else:
-                self._body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+            try:
+                self._body = read_body(self.h.rfile, self.h.headers)
+            except (FramingError, ApiError):
+                self.h.close_connection = True  # the rest of the body is not read: the connection is done
+                raise
         return self._body
 
     @property
@@ -237,22 +292,30 @@ class ApiServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
                  require_auth: bool = False, bookmark_interval: float = 60.0, verbose: bool = False,
-                 tls: bool = False, client_ca: bool = False) -> None:
+                 tls: bool = False, client_ca: bool = False, event_log_size: int = MAX_LOG,
+                 event_log_bytes: int = MAX_LOG_BYTES) -> None:
         self.require_auth = require_auth
         self.tls = tls or client_ca
         self.client_ca = client_ca
         self.ca_pem = b""
         self._ca: Any = None
+        if self.tls:
+            from k8spb.testing._pki import CertificateAuthority
+
+            self._ca = CertificateAuthority()
+            self.ca_pem = self._ca.cert_pem
         self.host = host
         self.port = port
         self.token = token or secrets.token_urlsafe(16)
         self.bookmark_interval = bookmark_interval
         self.verbose = verbose
         self.resources = Resources()
-        self.store = Store(self.resources)
+        self.store = Store(self.resources, max_log=event_log_size, max_log_bytes=event_log_bytes,
+                           root_ca=self.ca_pem.decode("ascii"))
         self._pb_cache = ProtobufCache()
         self._json_cache = JsonCache()
         self._faults = Faults()
+        self.tokens = Tokens()
         self.pod_logs = PodLogs()
         self.log_follow_timeout = 300.0
         self._httpd: _HTTPServer | None = None
@@ -282,6 +345,7 @@ class ApiServer:
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._hub = WatchHub(self)
+        self._publish_endpoints()
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"k8spb-apiserver-{self.port}", daemon=True)
         self._thread.start()
@@ -290,11 +354,33 @@ class ApiServer:
             yaml.safe_dump(self.kubeconfig(), fh, sort_keys=False)
         return self
 
-    def _tls_context(self, directory: str) -> ssl.SSLContext:
-        from k8spb.testing._pki import CertificateAuthority, server_context
+    def _publish_endpoints(self) -> None:
+        """The ``kubernetes`` Service in ``default`` (10.96.0.1:443), with Endpoints and an EndpointSlice
+        naming this server, as kube-apiserver keeps them."""
+        store, res = self.store, self.resources
+        services, endpoints, slices = (res.get("", "v1", "services"), res.get("", "v1", "endpoints"),
+                                       res.get("discovery.k8s.io", "v1", "endpointslices"))
+        assert services is not None and endpoints is not None and slices is not None
+        labels = {"component": "apiserver", "provider": "kubernetes"}
+        port = {"name": "https", "port": self.port, "protocol": "TCP"}
+        with store.lock:
+            for rt in (services, endpoints, slices):
+                with contextlib.suppress(ApiError):
+                    store.delete(rt, "default", "kubernetes", {})  # a restart publishes the new port
+            store.create(services, "default", {"metadata": {"name": "kubernetes", "labels": labels}, "spec": {
+                "clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                                     "targetPort": self.port}]}}, manager="kube-apiserver")
+            store.create(endpoints, "default", {"metadata": {"name": "kubernetes", "labels": {
+                "endpointslice.kubernetes.io/skip-mirror": "true"}}, "subsets": [
+                {"addresses": [{"ip": "127.0.0.1"}], "ports": [port]}]}, manager="kube-apiserver")
+            store.create(slices, "default", {"metadata": {"name": "kubernetes", "labels": {
+                "kubernetes.io/service-name": "kubernetes"}}, "addressType": "IPv4", "endpoints": [
+                {"addresses": ["127.0.0.1"], "conditions": {"ready": True}}], "ports": [port]},
+                manager="kube-apiserver")
 
-        self._ca = CertificateAuthority()
-        self.ca_pem = self._ca.cert_pem
+    def _tls_context(self, directory: str) -> ssl.SSLContext:
+        from k8spb.testing._pki import server_context
+
         cert, key = self._ca.issue_server(self.host, "127.0.0.1", "localhost", "::1")
         cert_file, key_file = os.path.join(directory, "server.crt"), os.path.join(directory, "server.key")
         for path, data in ((cert_file, cert), (key_file, key), (os.path.join(directory, "ca.crt"), self.ca_pem)):
@@ -397,8 +483,13 @@ class ApiServer:
     # ------------------------------------------------------------------ fault injection
 
     def compact(self) -> int:
-        """Expire every resourceVersion up to now (old watches and continue tokens get 410)."""
-        return self.store.compact()
+        """Expire every resourceVersion up to now (old watches and continue tokens get 410); the event log
+        and the encoding caches are emptied and their memory given back."""
+        rv = self.store.compact()
+        self._pb_cache.clear()
+        self._json_cache.clear()
+        _release_memory()
+        return rv
 
     def drop_watches(self, *, resource: str | None = None, namespace: str | None = None) -> None:
         """End open watch streams cleanly, as a server restart would: all of them, or those of one
@@ -469,12 +560,7 @@ class ApiServer:
             if req.path in ("/healthz", "/livez", "/readyz"):
                 self._send(h, 200, "text/plain; charset=utf-8", b"ok")
                 return
-            if req.path not in _PUBLIC:
-                auth = h.headers.get("Authorization")
-                cert_user = peer_common_name(h.connection) if self.client_ca else None
-                if cert_user is None and (auth is not None or self.require_auth or self.tls) \
-                        and auth != f"Bearer {self.token}":
-                    raise ApiError(401, "Unauthorized", "Unauthorized")
+            req.user = self._authenticate(h)
             if self._faults.active:
                 failure, h.cut, delay = self._faults.take(request_info(method, req.path, req.flag("watch")))
                 if delay:
@@ -485,6 +571,8 @@ class ApiServer:
             self._route(req)
         except ApiError as exc:
             self._send_error(req, exc)
+        except FramingError as exc:
+            h.refuse(exc.response())
         except (BrokenPipeError, ConnectionResetError):
             h.close_connection = True
         except Exception as exc:  # pragma: no cover - a bug in the server, reported like kube does
@@ -492,14 +580,42 @@ class ApiServer:
         finally:
             h.cut = None
 
+    def _authenticate(self, h: _Handler) -> UserInfo:
+        """The request's user: the server's token, an issued service account token or a client
+        certificate; anonymous without credentials, unless they are required (401)."""
+        auth = h.headers.get("Authorization")
+        if auth is not None:
+            scheme, _, token = auth.partition(" ")
+            if scheme.lower() == "bearer" and token == self.token:
+                return ADMIN
+            user = self.tokens.user(token, self.account_uid) if scheme.lower() == "bearer" else None
+            if user is not None:
+                return user
+        elif self.client_ca:
+            identity = peer_identity(h.connection)
+            if identity is not None:
+                return UserInfo(identity[0], (*identity[1], "system:authenticated"))
+        if auth is not None or self.require_auth or self.tls:
+            if h.path.split("?", 1)[0] in _PUBLIC:
+                return ANONYMOUS
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        return ANONYMOUS
+
+    def account_uid(self, namespace: str, name: str) -> str | None:
+        """The uid of a live service account (None if there is none): issued tokens die with it."""
+        account = self.store.data.get(("", "serviceaccounts"), {}).get((namespace, name))
+        return None if account is None else str(account["metadata"].get("uid", ""))
+
     def _send(self, h: _Handler, code: int, content_type: str, body: bytes,
-              headers: dict[str, str] | None = None) -> None:
+              headers: dict[str, str] | None = None, warnings: Sequence[str] = ()) -> None:
         h.send_response(code)
         h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(len(body)))
         h.send_header("Cache-Control", "no-cache, private")
         for k, v in (headers or {}).items():
             h.send_header(k, v)
+        for text in warnings:  # Go's warning header: code, agent, quoted text
+            h.send_header("Warning", "299 - " + json.dumps(text, ensure_ascii=False))
         h.end_headers()
         if h.command != "HEAD":
             if h.cut is not None:
@@ -527,8 +643,9 @@ class ApiServer:
         except (DecodeError, EncodeError) as exc:
             raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
 
-    def _send_obj(self, req: _Request, neg: Negotiated, obj: Obj, code: int = 200) -> None:
-        self._send(req.h, code, neg.media_type, self._encode(neg, obj))
+    def _send_obj(self, req: _Request, neg: Negotiated, obj: Obj, code: int = 200,
+                  warnings: Sequence[str] = ()) -> None:
+        self._send(req.h, code, neg.media_type, self._encode(neg, obj), warnings=warnings)
 
     def _send_error(self, req: _Request, exc: ApiError) -> None:
         neg = negotiate_error(req.accept, req.pretty)
@@ -556,7 +673,7 @@ class ApiServer:
     def _route(self, req: _Request) -> None:
         segs = [s for s in req.path.split("/") if s]
         res = self.resources
-        if req.path == "/version":
+        if req.path in ("/version", "/version/"):
             self._send_obj(req, self._negotiate(req, protobuf=False), res.version_info())
             return
         if segs[:2] == ["openapi", "v3"] and req.method == "GET":
@@ -614,6 +731,9 @@ class ApiServer:
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub not in rt.subresources:
             raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        if sub == "token" and rt.storage_key == ("", "serviceaccounts"):
+            token_request(self, req, rt, namespace, name)
+            return
         if sub and subresources.serves(rt, sub):
             subresources.handle(self, req, rt, namespace, name, sub)
             return
@@ -661,10 +781,15 @@ class ApiServer:
                 self._verb(rt, "create", sub)
                 if rt.namespaced and not namespace:
                     raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+                if rt.storage_key in REVIEWS:
+                    create_review(self, req, rt, namespace)
+                    return
                 neg = self._negotiate(req)
+                validation = check_field_validation(req.q("fieldValidation"), "CreateOptions")
+                warnings: list[str] = []
                 obj = self.store.create(rt, namespace, self._read_body(req, rt), manager=req.manager,
-                                        dry_run=dry_run)
-                self._send_obj(req, neg, obj, 201)
+                                        dry_run=dry_run, validation=validation, warnings=warnings)
+                self._send_obj(req, neg, obj, 201, warnings)
             elif m == "DELETE":
                 self._verb(rt, "deletecollection", sub)
                 neg = self._negotiate(req)
@@ -686,9 +811,11 @@ class ApiServer:
         elif m == "PUT":
             self._verb(rt, "update", sub)
             neg = self._negotiate(req)
+            validation = check_field_validation(req.q("fieldValidation"), "UpdateOptions")
+            warnings = []
             obj = self.store.update(rt, namespace, name, self._read_body(req, rt), subresource=sub,
-                                    manager=req.manager, dry_run=dry_run)
-            self._send_obj(req, neg, obj)
+                                    manager=req.manager, dry_run=dry_run, validation=validation, warnings=warnings)
+            self._send_obj(req, neg, obj, warnings=warnings)
         elif m == "PATCH":
             self._verb(rt, "patch", sub)
             neg = self._negotiate(req, meta=True)
@@ -701,11 +828,13 @@ class ApiServer:
             if force and patch_type != "apply":
                 raise ApiError.bad_request("force is only allowed for apply patches")
             existed = patch_type == "apply" and self._exists(rt, namespace, name)
+            validation = check_field_validation(req.q("fieldValidation"), "PatchOptions")
+            warnings = []
             obj = self.store.patch(rt, namespace, name, patch_type, req.body, subresource=sub,
                                    manager=req.manager if patch_type != "apply" else req.q("fieldManager"),
-                                   force=force, dry_run=dry_run)
+                                   force=force, dry_run=dry_run, validation=validation, warnings=warnings)
             code = 201 if patch_type == "apply" and not existed else 200
-            self._send_obj(req, neg, self._transform(req, neg, rt, [obj], "", single=True), code)
+            self._send_obj(req, neg, self._transform(req, neg, rt, [obj], "", single=True), code, warnings)
         elif m == "DELETE":
             self._verb(rt, "delete", sub)
             if sub:
@@ -714,7 +843,7 @@ class ApiServer:
             neg = self._negotiate(req)
             options = self._delete_options(req)
             obj, removed = self.store.delete(rt, namespace, name, options, req.q("dryRun") == "All")
-            if removed and rt.storage_key != ("", "pods"):
+            if removed and rt.storage_key not in _RETURNS_DELETED:
                 details: dict[str, Any] = {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")}
                 if rt.group:
                     details["group"] = rt.group
@@ -777,11 +906,9 @@ class ApiServer:
                 raise ApiError.bad_request(f"error decoding DeleteOptions: {exc}") from None
             if not isinstance(options, dict):
                 raise ApiError.bad_request("DeleteOptions must be an object")
-        if req.q("gracePeriodSeconds"):
-            try:
-                options["gracePeriodSeconds"] = int(req.q("gracePeriodSeconds"))
-            except ValueError:
-                raise ApiError.bad_request("gracePeriodSeconds must be an integer") from None
+        grace = req.int_param("gracePeriodSeconds")
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
         if req.q("propagationPolicy"):
             options["propagationPolicy"] = req.q("propagationPolicy")
         if req.q("orphanDependents"):
@@ -826,10 +953,7 @@ class ApiServer:
             raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
                            "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided")
         labels, fields = parse_selectors(req.q("labelSelector"), req.q("fieldSelector"))
-        try:
-            limit = int(req.q("limit") or 0)
-        except ValueError:
-            raise ApiError.bad_request("limit must be an integer") from None
+        limit = req.int_param("limit") or 0
         items, rv, token, remaining = self.store.list_objects(rt, namespace, labels, fields, max(limit, 0),
                                                       req.q("continue"))
         if neg.transform is None and neg.format == "json" and not neg.pretty:  # from cached per-object bytes
@@ -919,10 +1043,7 @@ class ApiServer:
                 since = int(rv_param)
             except ValueError:
                 raise ApiError.bad_request(f"invalid resource version: {rv_param}") from None
-        try:
-            timeout = float(req.q("timeoutSeconds") or 1800)
-        except ValueError:
-            raise ApiError.bad_request("timeoutSeconds must be an integer") from None
+        timeout = req.int_param("timeoutSeconds") or 1800  # kube picks 30-60 minutes for 0 or none
         deadline = time.monotonic() + timeout
         h = req.h
         h.send_response(200)

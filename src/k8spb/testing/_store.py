@@ -29,7 +29,9 @@ from k8spb._codec import PROTOBUF, decode, encode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb._schema import _json_copy
 from k8spb.testing._crd import CRD_KEY, CustomSchema, crd_status, crd_types, normalize_custom, validate_crd
+from k8spb.testing._defaults import ServiceIPs, admit, keep_allocations, qos_class, set_defaults
 from k8spb.testing._fieldsets import ApplyConflict, FieldSet, ManagedFieldsError, apply, update_managed_fields
+from k8spb.testing._fieldvalidation import strip_unknown, unknown_field_error
 from k8spb.testing._gc import FOREGROUND, ORPHAN, GarbageCollector
 from k8spb.testing._modelschema import schema_for
 from k8spb.testing._patch import (
@@ -41,6 +43,7 @@ from k8spb.testing._patch import (
 )
 from k8spb.testing._resources import ApiError, Resources, ResourceType
 from k8spb.testing._selectors import FieldSelector, LabelSelector, SelectorError
+from k8spb.testing._validation import validate_metadata
 
 __all__ = ["Event", "Store", "Watcher", "now_rfc3339"]
 
@@ -48,6 +51,10 @@ Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
 
 MAX_LOG = 100_000
+"""Events the log keeps at most (watches from an older resourceVersion get 410)."""
+MAX_LOG_BYTES = 256 << 20
+"""JSON bytes of the logged objects the log keeps at most (objects of 10 KiB would reach 1 GiB by count)."""
+_json_size = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 # per (group, plural): selectable fields beyond metadata.name/namespace -> JSON path
@@ -90,6 +97,8 @@ class Event:
     type: str
     obj: Obj
     old: Obj | None = None
+    size: int = 0
+    """The JSON size of ``obj``: what the log is capped by."""
 
     namespace: str = field(init=False)
 
@@ -170,12 +179,26 @@ def matches(rt: ResourceType, obj: Obj | None, labels: LabelSelector, fields: Fi
     return fields.empty or fields.matches(selectable_fields(rt, obj))
 
 
-def normalize(rt: ResourceType, doc: Obj) -> Obj:
-    """The object as the server stores it: through the typed model, unknown fields dropped."""
+_BASE64_MAPS = {("", "secrets"): "data", ("", "configmaps"): "binaryData"}
+
+
+def normalize(rt: ResourceType, doc: Obj, validation: str = "Ignore", warnings: list[str] | None = None) -> Obj:
+    """The object as the server stores it: through the typed model, unknown fields dropped as
+    ``validation`` says (``Strict``: 400; ``Warn``: a message added to ``warnings``)."""
     if rt.custom:
         return normalize_custom(rt, doc)
     cls = rt.model
     body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}
+    body, unknown = strip_unknown(cls, body)
+    if unknown:
+        if validation == "Strict":
+            raise unknown_field_error(unknown)
+        if validation == "Warn" and warnings is not None:
+            warnings.extend(f'unknown field "{path}"' for path in unknown)
+    field = _BASE64_MAPS.get(rt.storage_key)
+    if field and isinstance(body.get(field), dict):  # Go's base64 decoder skips line breaks
+        body[field] = {k: v.replace("\r", "").replace("\n", "") if isinstance(v, str) else v
+                       for k, v in body[field].items()}
     try:
         model = cls._from_json_dict(body, rt.kind)
         out = decode(encode(model, PROTOBUF), PROTOBUF, into=cls).to_dict()
@@ -197,27 +220,36 @@ def encode_continue(rv: int, start: str) -> str:
 
 
 def decode_continue(token: str) -> tuple[int, str]:
+    """(resourceVersion, start key) of a continue token; 400 for anything but a positive int64 and a string."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return int(data["rv"]), str(data["start"])
+        rv, start = data["rv"], data["start"]
     except (ValueError, KeyError, TypeError, binascii.Error):
+        rv, start = None, None
+    if type(rv) is not int or not 0 < rv < 1 << 63 or not isinstance(start, str):
         raise ApiError.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
-                                   "(version meta.k8s.io/v1)") from None
+                                   "(version meta.k8s.io/v1)")
+    return rv, start
 
 
 class Store:
     """In-memory objects of every built-in resource, with watches."""
 
-    def __init__(self, resources: Resources) -> None:
+    def __init__(self, resources: Resources, *, max_log: int = MAX_LOG, max_log_bytes: int = MAX_LOG_BYTES,
+                 root_ca: str = "") -> None:
         self.resources = resources
         self.lock = threading.RLock()
         self.rv = 1
         self.compacted = 0
         self.data: dict[tuple[str, str], dict[Key, Obj]] = {}
         self.log: list[Event] = []
+        self.log_bytes = 0
+        self.max_log, self.max_log_bytes = max_log, max_log_bytes
         self.watchers: set[Watcher] = set()
         self.timers: list[threading.Timer] = []
         self.gc = GarbageCollector(self)
+        self.service_ips = ServiceIPs()
+        self.root_ca = root_ca
         ns = resources.get("", "v1", "namespaces")
         assert ns is not None
         for name in SYSTEM_NAMESPACES:
@@ -233,18 +265,30 @@ class Store:
         return self.rv
 
     def _emit(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None = None) -> None:
-        event = Event(int(obj["metadata"]["resourceVersion"]), rt.storage_key, type_, obj, old)
+        event = Event(int(obj["metadata"]["resourceVersion"]), rt.storage_key, type_, obj, old,
+                      len(_json_size(obj)))
         self.log.append(event)
-        if len(self.log) > MAX_LOG:
-            dropped = self.log[: len(self.log) - MAX_LOG]
-            del self.log[: len(dropped)]
-            self.compacted = max(self.compacted, dropped[-1].rv)
+        self.log_bytes += event.size
+        if len(self.log) > self.max_log or self.log_bytes > self.max_log_bytes:
+            self._trim_log()
         for w in list(self.watchers):
             if w.wants(event):
                 w.push(event)
         if rt.storage_key == CRD_KEY:
             self._crd_changed(type_, obj)
         self.gc.observe(rt, type_, obj, old)
+
+    def _trim_log(self) -> None:
+        """Drop the oldest events down to 90% of both caps (at once, so the list is not shifted per write)."""
+        count_goal, bytes_goal = self.max_log * 9 // 10, self.max_log_bytes * 9 // 10
+        drop, size = 0, self.log_bytes
+        while drop < len(self.log) and (len(self.log) - drop > count_goal or size > bytes_goal):
+            size -= self.log[drop].size
+            drop += 1
+        if drop:
+            self.compacted = max(self.compacted, self.log[drop - 1].rv)
+            del self.log[:drop]
+            self.log_bytes = size
 
     def _crd_changed(self, type_: str, crd: Obj) -> None:
         """Serve (or stop serving) a CRD's resources; deleting it deletes its objects."""
@@ -329,9 +373,14 @@ class Store:
     # ------------------------------------------------------------------ writes
 
     def create(self, rt: ResourceType, namespace: str, body: Obj, *, manager: str = "", dry_run: bool = False,
-               managed_fields: list[Any] | None = None) -> Obj:
-        """Store a new object; ``managed_fields`` (from server-side apply) replace the recorded ones."""
-        obj = normalize(rt, body)
+               managed_fields: list[Any] | None = None, validation: str = "Ignore",
+               warnings: list[str] | None = None) -> Obj:
+        """Store a new object; ``managed_fields`` (from server-side apply) replace the recorded ones.
+
+        Defaults are set before the managed fields are recorded (the writer owns them), admission's
+        additions after (nobody owns them), as kube-apiserver does.
+        """
+        obj = normalize(rt, body, validation, warnings)
         meta = _meta(obj)
         if rt.storage_key == CRD_KEY:
             validate_crd(obj, rt)
@@ -347,12 +396,13 @@ class Store:
                 prefix = meta.get("generateName")
                 if not prefix:
                     raise ApiError.invalid(rt, "", [("FieldValueRequired", "metadata.name",
-                                                     "name or generateName is required")])
+                                                     "Required value: name or generateName is required")])
                 while True:
                     meta["name"] = prefix + uuid.uuid4().hex[:5]
                     if self._key(rt, namespace, meta["name"]) not in self._bucket(rt):
                         break
             name = meta["name"]
+            validate_metadata(rt, obj)
             self._check_namespace(rt, namespace)
             key = self._key(rt, namespace, name)
             if key in self._bucket(rt):
@@ -371,24 +421,30 @@ class Store:
                 meta.pop("generation", None)
             if rt.has_status:
                 obj.pop("status", None)  # a reset field: never owned through the main resource
+            if not rt.custom:
+                set_defaults(rt.storage_key, obj)
             if managed_fields:
                 meta["managedFields"] = managed_fields
             elif manager and "managedFields" not in meta:
                 self._record(rt, None, obj, manager)
-            self._defaults(rt, obj)
-            if dry_run:
-                meta["resourceVersion"] = str(self.rv)
+            self._admit(rt, obj)
+            if dry_run:  # never stored: no resourceVersion
                 return self.served(rt, obj)
             meta["resourceVersion"] = str(self._next_rv())
             self._bucket(rt)[key] = obj
             self._emit(rt, "ADDED", obj)
+            if rt.storage_key == ("", "namespaces"):
+                self._namespace_added(name)
             return self.served(rt, obj)
 
-    def _defaults(self, rt: ResourceType, obj: Obj) -> None:
-        if rt.has_status:
-            obj.pop("status", None)
+    def _admit(self, rt: ResourceType, obj: Obj) -> None:
+        """What admission plugins and registry strategies add to a new object (owned by nobody)."""
+        if not rt.custom:
+            admit(rt.storage_key, obj, ips=self.service_ips, service_accounts=self._service_account)
+            if rt.has_status:
+                obj.setdefault("status", {})  # Go writes an empty status struct, never omits it
         if rt.storage_key == ("", "pods"):
-            obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+            obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
         elif rt.storage_key == CRD_KEY:
             obj["status"] = crd_status(obj)
         elif rt.storage_key == ("", "namespaces"):
@@ -397,10 +453,26 @@ class Store:
             obj["spec"] = {"finalizers": ["kubernetes"]}
             obj["status"] = {"phase": "Active"}
 
+    def _service_account(self, namespace: str, name: str) -> Obj | None:
+        return self.data.get(("", "serviceaccounts"), {}).get((namespace, name))
+
+    def _namespace_added(self, namespace: str) -> None:
+        """What kube-controller-manager creates in every new namespace: its ``default`` ServiceAccount and
+        the ``kube-root-ca.crt`` ConfigMap (with the cluster's CA, when it has one)."""
+        accounts, configmaps = self.resources.get("", "v1", "serviceaccounts"), self.resources.get("", "v1",
+                                                                                                  "configmaps")
+        assert accounts is not None and configmaps is not None
+        self.create(accounts, namespace, {"metadata": {"name": "default"}}, manager="kube-controller-manager")
+        self.create(configmaps, namespace, {"metadata": {"name": "kube-root-ca.crt"},
+                                            "data": {"ca.crt": self.root_ca}}, manager="kube-controller-manager")
+
     def _record(self, rt: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = "") -> None:
+        ignored = None  # the fields the endpoint resets are never owned through it
+        if rt.has_status:
+            ignored = FieldSet([("f:spec",)]) if subresource == "status" else FieldSet([("f:status",)])
         try:
             managed = update_managed_fields(old, new, manager, api_version=rt.api_version, subresource=subresource,
-                                            schema=schema_of(rt), now=now_rfc3339())
+                                            schema=schema_of(rt), now=now_rfc3339(), ignored=ignored)
         except ManagedFieldsError:
             return
         if managed:
@@ -409,8 +481,9 @@ class Store:
             new["metadata"].pop("managedFields", None)
 
     def update(self, rt: ResourceType, namespace: str, name: str, body: Obj, *, subresource: str = "",
-               manager: str = "", dry_run: bool = False) -> Obj:
-        new = normalize(rt, body)
+               manager: str = "", dry_run: bool = False, validation: str = "Ignore",
+               warnings: list[str] | None = None) -> Obj:
+        new = normalize(rt, body, validation, warnings)
         meta = _meta(new)
         if meta.get("name") not in (None, name):
             raise ApiError.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on "
@@ -459,6 +532,11 @@ class Store:
                 meta.pop(k, None)
         if rt.storage_key == CRD_KEY and subresource != "status":
             validate_crd(new, rt)
+        if not rt.custom:
+            set_defaults(rt.storage_key, new)
+            if rt.storage_key == ("", "services"):
+                keep_allocations(new, old)
+        validate_metadata(rt, new, check_name=False)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
@@ -495,7 +573,8 @@ class Store:
         return bool(meta.get("deletionGracePeriodSeconds")) and meta.get("deletionTimestamp", "") > now_rfc3339()
 
     def patch(self, rt: ResourceType, namespace: str, name: str, patch_type: str, body: bytes, *,
-              subresource: str = "", manager: str = "", force: bool = False, dry_run: bool = False) -> Obj:
+              subresource: str = "", manager: str = "", force: bool = False, dry_run: bool = False,
+              validation: str = "Ignore", warnings: list[str] | None = None) -> Obj:
         from k8spb._codec._document import load_json, load_yaml_documents
 
         try:
@@ -532,7 +611,7 @@ class Store:
             same_rv = _meta(result).get("resourceVersion") == old["metadata"]["resourceVersion"]
             if not sets_rv and (patch_type != "json" or same_rv):
                 _meta(result).pop("resourceVersion", None)
-            new = normalize(rt, result)
+            new = normalize(rt, result, validation, warnings)
             return self._write(rt, old, new, subresource=subresource, manager=manager, dry_run=dry_run)
 
     def _apply(self, rt: ResourceType, namespace: str, name: str, old: Obj | None, patch: Any, manager: str,
@@ -549,6 +628,12 @@ class Store:
         if meta.get("name") not in (None, name):
             raise ApiError.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on "
                                        f"the URL ({name})")
+        if not rt.custom:
+            _, unknown = strip_unknown(rt.model, patch, apply=True)
+            if unknown:
+                group = f"{rt.group}/{rt.version}" if rt.group else f"/{rt.version}"
+                raise ApiError(500, "InternalError", f"failed to create typed patch object ({group}, Kind={rt.kind}; "
+                               f"{namespace}/{name}): {unknown[0]}: field not declared in schema")
         applied = normalize(rt, patch)
         if rt.namespaced:
             applied["metadata"]["namespace"] = namespace
@@ -623,6 +708,8 @@ class Store:
 
     def _remove(self, rt: ResourceType, old: Obj, new: Obj) -> Obj:
         meta = new["metadata"]
+        if rt.storage_key == ("", "services"):
+            self.service_ips.release(old)
         meta["resourceVersion"] = str(self._next_rv())
         self._bucket(rt).pop(self._key(rt, meta.get("namespace", ""), meta["name"]), None)
         self._emit(rt, "DELETED", new, old)
@@ -713,7 +800,8 @@ class Store:
     def compact(self) -> int:
         with self.lock:
             self.compacted = self.rv
-            self.log.clear()
+            self.log = []
+            self.log_bytes = 0
             return self.compacted
 
     def close(self) -> None:
