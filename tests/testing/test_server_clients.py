@@ -136,7 +136,8 @@ def test_kubectl_create_get_delete(kubectl: Any) -> None:
     listed = json.loads(kubectl("get", "pods", "-o", "json").stdout)
     assert [i["metadata"]["name"] for i in listed["items"]] == ["web"]
     table = kubectl("get", "pods").stdout.split("\n")
-    assert table[0].split() == ["NAME", "AGE"] and table[1].split()[0] == "web"
+    assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1].split()[:4] == ["web", "0/1", "Pending", "0"]
     as_yaml = yaml.safe_load(kubectl("get", "pod", "web", "-o", "yaml").stdout)
     assert as_yaml["kind"] == "Pod" and as_yaml["spec"]["containers"][0]["image"] == "nginx:1"
     assert kubectl("get", "po", "-l", "app=nope", "-o", "name").stdout == ""

@@ -142,7 +142,8 @@ def test_table_and_partial_metadata(http: httpx.Client) -> None:
     create(http, pod("a"))
     table = http.get(PODS, headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v1,application/json"},
                      params={"includeObject": "Object"}).json()
-    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]] == ["Name", "Age"]
+    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]] == [
+        "Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"]
     assert table["rows"][0]["cells"][0] == "a" and table["rows"][0]["object"]["kind"] == "Pod"
     meta_list = http.get(PODS, headers={"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"})
     assert meta_list.json()["items"][0]["metadata"]["name"] == "a"

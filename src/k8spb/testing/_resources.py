@@ -324,36 +324,3 @@ def aggregated_discovery(resources: Resources, *, legacy: bool, version: str = "
         groups.append({"metadata": {"name": group} if group else {}, "versions": out_versions})
     return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}", "metadata": {},
             "items": groups}
-
-
-def openapi_v3_root(resources: Resources) -> dict[str, Any]:
-    """``/openapi/v3``: one entry per group-version."""
-    paths: dict[str, Any] = {}
-    for group, versions in resources.group_versions.items():
-        for version in versions:
-            prefix = f"apis/{group}/{version}" if group else f"api/{version}"
-            paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={KUBERNETES_VERSION}"}
-    return {"paths": paths}
-
-
-def openapi_v3_group_version(resources: Resources, group: str, version: str) -> dict[str, Any]:
-    """A minimal OpenAPI v3 document: the item paths, with the PATCH operations kubectl inspects."""
-    paths: dict[str, Any] = {}
-    params = [{"name": n, "in": "query", "schema": {"type": "string"}}
-              for n in ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")]
-    patch_types = ("application/json-patch+json", "application/merge-patch+json",
-                   "application/strategic-merge-patch+json", "application/apply-patch+yaml")
-    for (g, v, _), rt in sorted(resources.by_gvr.items()):
-        if (g, v) != (group, version) or "patch" not in rt.verbs:
-            continue
-        types = [t for t in patch_types if not (rt.custom and "strategic" in t)]
-        base = f"/apis/{g}/{v}" if g else f"/api/{v}"
-        scope = "/namespaces/{namespace}" if rt.namespaced else ""
-        gvk = {"group": g, "version": v, "kind": rt.kind}
-        paths[f"{base}{scope}/{rt.plural}/{{name}}"] = {"patch": {
-            "operationId": f"patch{rt.kind}", "parameters": params,
-            "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in types}},
-            "responses": {"200": {"description": "OK"}},
-            "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk}}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": f"v{KUBERNETES_VERSION}"},
-            "paths": paths, "components": {"schemas": {}}}

@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -29,6 +28,7 @@ from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb.testing import _subresources as subresources
 from k8spb.testing._authn import ADMIN, ANONYMOUS, Tokens, UserInfo
+from k8spb.testing._crd import CRD_KEY
 from k8spb.testing._faults import REASONS, Cut, Failure, Faults, RequestFilter, request_info
 from k8spb.testing._fieldvalidation import check_field_validation
 from k8spb.testing._framing import FramingError, check_headers, go_error, read_body
@@ -41,15 +41,15 @@ from k8spb.testing._negotiation import (
     negotiate_error,
     parse_accept,
 )
+from k8spb.testing._openapi import document_bytes, openapi_v2, openapi_v3_group_version, openapi_v3_root
 from k8spb.testing._pbcache import ProtobufCache
 from k8spb.testing._pki import peer_identity
+from k8spb.testing._printers import table_cells, table_columns
 from k8spb.testing._resources import (
     ApiError,
     Resources,
     ResourceType,
     aggregated_discovery,
-    openapi_v3_group_version,
-    openapi_v3_root,
 )
 from k8spb.testing._reviews import REVIEWS, create_review, token_request
 from k8spb.testing._store import MAX_LOG, MAX_LOG_BYTES, Obj, Store, Watcher, matches, parse_selectors
@@ -91,34 +91,6 @@ def _release_memory() -> None:
     if name and sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(name).malloc_trim(0)
-
-
-def _human_age(seconds: float) -> str:
-    s = int(max(seconds, 0))
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = m // 60
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    d = h // 24
-    if d < 8:
-        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
-    return f"{d}d" if d < 730 else f"{d // 365}y"
-
-
-def _age(obj: Obj) -> str:
-    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
-    if not stamp:
-        return "<unknown>"
-    created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return _human_age((datetime.now(UTC) - created).total_seconds())
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -316,6 +288,7 @@ class ApiServer:
         self._json_cache = JsonCache()
         self._faults = Faults()
         self.tokens = Tokens()
+        self._openapi_docs: dict[tuple[Any, ...], bytes] = {}
         self.pod_logs = PodLogs()
         self.log_follow_timeout = 300.0
         self._httpd: _HTTPServer | None = None
@@ -676,19 +649,9 @@ class ApiServer:
         if req.path in ("/version", "/version/"):
             self._send_obj(req, self._negotiate(req, protobuf=False), res.version_info())
             return
-        if segs[:2] == ["openapi", "v3"] and req.method == "GET":
-            neg = self._negotiate(req, protobuf=False)
-            if len(segs) == 2:
-                self._send_obj(req, neg, openapi_v3_root(res))
-                return
-            gv = segs[2:]
-            if gv[:1] == ["api"] and gv[1:] == ["v1"]:
-                self._send_obj(req, neg, openapi_v3_group_version(res, "", "v1"))
-                return
-            if gv[:1] == ["apis"] and len(gv) == 3 and res.has_group_version(gv[1], gv[2]):
-                self._send_obj(req, neg, openapi_v3_group_version(res, gv[1], gv[2]))
-                return
-            raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        if segs[:1] == ["openapi"] and req.method == "GET":
+            self._openapi(req, segs[1:])
+            return
         if (segs[:1] == ["api"] and len(segs) <= 2) or (segs[:1] == ["apis"] and len(segs) <= 3):
             if req.method != "GET":
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
@@ -740,6 +703,31 @@ class ApiServer:
         if sub and sub != "status":
             raise ApiError(405, "MethodNotAllowed", f"k8spb.testing does not serve {rt.plural}/{sub}")
         self._resource(req, rt, namespace, name, sub)
+
+    def _openapi(self, req: _Request, segs: list[str]) -> None:
+        """``/openapi/v2`` and ``/openapi/v3[/{group-version}]`` (JSON), built once per set of CRDs."""
+        self._negotiate(req, protobuf=False)  # 406 for an Accept that JSON does not satisfy
+        res = self.resources
+        crds = dict(self.store.data.get(CRD_KEY, {}))
+        crd_names = {k[1]: v for k, v in crds.items()}
+        stamp = tuple(sorted((k, v["metadata"].get("resourceVersion", "")) for k, v in crd_names.items()))
+        if segs == ["v3"]:
+            self._send_obj(req, self._negotiate(req, protobuf=False), openapi_v3_root(res, crd_names))
+            return
+        if segs == ["v2"]:
+            key: tuple[Any, ...] = ("v2", stamp)
+        elif segs[:1] == ["v3"] and segs[1:] == ["api", "v1"]:
+            key = ("v3", "", "v1", stamp)
+        elif segs[:2] == ["v3", "apis"] and len(segs) == 4 and res.has_group_version(segs[2], segs[3]):
+            key = ("v3", segs[2], segs[3], stamp)
+        else:
+            raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        body = self._openapi_docs.get(key)
+        if body is None:
+            doc = openapi_v2(res, crd_names) if key[0] == "v2" else openapi_v3_group_version(res, key[1], key[2],
+                                                                                            crd_names)
+            body = self._openapi_docs[key] = document_bytes(doc)
+        self._send(req.h, 200, "application/json", body)
 
     @staticmethod
     def _aggregated(req: _Request) -> Negotiated | None:
@@ -990,9 +978,12 @@ class ApiServer:
         include = req.q("includeObject") or "Metadata"
         if include not in ("None", "Metadata", "Object"):
             raise ApiError.bad_request(f"unrecognized includeObject value: {include!r}")
+        crd = self._crd_of(rt) if rt.custom else None
         rows = []
-        for item in items:
-            row: dict[str, Any] = {"cells": [item["metadata"]["name"], _age(item)]}
+        for item, (cells, conditions) in zip(items, table_cells(rt, items, crd), strict=True):
+            row: dict[str, Any] = {"cells": cells}
+            if conditions:
+                row["conditions"] = conditions
             if include == "Object":
                 row["object"] = item
             elif include == "Metadata":
@@ -1001,18 +992,14 @@ class ApiServer:
             rows.append(row)
         table: Obj = {"kind": "Table", "apiVersion": meta_api, "metadata": {"resourceVersion": rv}}
         if columns:
-            table["columnDefinitions"] = [
-                {"name": "Name", "type": "string", "format": "name", "priority": 0,
-                 "description": "Name must be unique within a namespace. More info: "
-                                "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"},
-                {"name": "Age", "type": "string", "format": "", "priority": 0,
-                 "description": "CreationTimestamp is a timestamp representing the server time when this object "
-                                "was created."},
-            ]
+            table["columnDefinitions"] = table_columns(rt, crd)
         table["rows"] = rows
         if single:
             table["metadata"] = {"resourceVersion": items[0]["metadata"].get("resourceVersion", "")}
         return table
+
+    def _crd_of(self, rt: ResourceType) -> Obj | None:
+        return self.store.data.get(CRD_KEY, {}).get(("", f"{rt.plural}.{rt.group}"))
 
     # ------------------------------------------------------------------ watch
 
