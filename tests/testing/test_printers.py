@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from k8spb.testing._crd import crd_types
 from k8spb.testing._printers import human_age, jsonpath, table_cells, table_columns
 from k8spb.testing._resources import Resources, ResourceType
-from k8spb.testing._crd import crd_types
 
 RES = Resources()
 
