@@ -167,7 +167,8 @@ def test_custom_resource_columns_from_the_crd() -> None:
     crd = {"spec": {"group": "example.com", "scope": "Namespaced",
                     "names": {"plural": "things", "kind": "Thing"},
                     "versions": [{"name": "v1", "served": True, "storage": True, "additionalPrinterColumns": [
-                        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+                        {"name": "Ready", "type": "string",
+                         "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
                         {"name": "Size", "type": "integer", "jsonPath": ".spec.size", "priority": 1},
                         {"name": "Since", "type": "date", "jsonPath": ".status.since"},
                         {"name": "Tags", "type": "string", "jsonPath": ".spec.tags"}]}]}}
