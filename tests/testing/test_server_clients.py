@@ -154,13 +154,18 @@ def test_kubectl_apply(kubectl: Any) -> None:
     live = json.loads(kubectl("get", "pod", "web", "-o", "json").stdout)
     assert live["spec"]["containers"][0]["image"] == "nginx:2"
     assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
-    conflict = kubectl("apply", "--server-side", "-f", "-", stdin=POD.replace("nginx:1", "nginx:3"), check=False)
-    assert conflict.returncode != 0 and "conflict" in conflict.stderr
-    forced = kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=POD.replace("nginx:1", "nginx:3"))
-    assert "serverside-applied" in forced.stdout
+    kubectl("label", "pod", "web", "owner=someone-else")  # a field client-side apply never set
+    conflict = kubectl("apply", "--server-side", "-f", "-", check=False,
+                       stdin=POD.replace("nginx:1", "nginx:3").replace("{app: web}", "{app: web, owner: me}"))
+    assert conflict.returncode != 0
+    assert 'conflict with "kubectl-label" using v1: .metadata.labels.owner' in conflict.stderr
+    # what client-side apply set, kubectl's server-side apply takes over without conflicts (kube's migration)
+    taken = kubectl("apply", "--server-side", "-f", "-", stdin=POD.replace("nginx:1", "nginx:3"))
+    assert "serverside-applied" in taken.stdout
     live = json.loads(kubectl("get", "pod", "web", "-o", "json", "--show-managed-fields").stdout)
     assert live["spec"]["containers"][0]["image"] == "nginx:3"
-    assert "kubectl" in [m["manager"] for m in live["metadata"]["managedFields"]]
+    managers = {m["manager"]: m["operation"] for m in live["metadata"]["managedFields"]}
+    assert managers == {"kubectl": "Apply", "kubectl-last-applied": "Apply", "kubectl-label": "Update"}
 
 
 def test_kubectl_server_side_apply_deployment(kubectl: Any) -> None:

@@ -593,3 +593,22 @@ def test_delete_answers_with_the_object_where_kube_does(http: httpx.Client) -> N
     assert http.delete("/api/v1/namespaces/default/serviceaccounts/sa").json()["kind"] == "ServiceAccount"
     create(http, {"metadata": {"name": "cm"}}, CMS)
     assert http.delete(f"{CMS}/cm").json()["kind"] == "Status"  # configmaps answer with a Status
+
+
+def test_only_ga_versions_are_served_unless_asked() -> None:
+    with ApiServer() as default, httpx.Client(base_url=default.url) as c:
+        groups = {g["name"]: [v["version"] for v in g["versions"]] for g in c.get("/apis").json()["groups"]}
+        assert groups["admissionregistration.k8s.io"] == ["v1"] and "storagemigration.k8s.io" not in groups
+        assert c.get("/apis/admissionregistration.k8s.io/v1alpha1").status_code == 404
+    with ApiServer(api_versions="all") as everything, httpx.Client(base_url=everything.url) as c:
+        groups = {g["name"]: [v["version"] for v in g["versions"]] for g in c.get("/apis").json()["groups"]}
+        assert groups["admissionregistration.k8s.io"] == ["v1", "v1beta1", "v1alpha1"]
+    with pytest.raises(ValueError, match="api_versions"):
+        ApiServer(api_versions="stable")
+
+
+def test_dry_run_values_are_validated(http: httpx.Client) -> None:
+    r = http.post(CMS, params={"dryRun": "Yes"}, json={"metadata": {"name": "x"}})
+    assert r.status_code == 422
+    assert r.json()["message"] == ('CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+                                   '[]string{"Yes"}: supported values: "All"')

@@ -109,6 +109,15 @@ class GarbageCollector:
                     if ref.get("uid") not in new_uids or not any(
                             r.get("blockOwnerDeletion") for r in new_refs if r.get("uid") == ref.get("uid")):
                         queue.append(partial(self._check_owner, rt, obj, ref))
+        self._drain()
+
+    def defer(self, action: Callable[..., None], *args: Any) -> None:
+        """Run another controller's ``action(*args)`` after the work already queued (the store holds its lock)."""
+        self._queue.append(partial(action, *args))
+        self._drain()
+
+    def _drain(self) -> None:
+        queue = self._queue
         if queue and not self._running:
             self._running = True
             try:

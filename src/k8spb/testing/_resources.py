@@ -11,7 +11,7 @@ from typing import Any
 from k8spb._registry import KUBERNETES_VERSION, resources
 from k8spb._schema import Model
 
-__all__ = ["ApiError", "ResourceType", "Resources"]
+__all__ = ["API_LEVELS", "ApiError", "ResourceType", "Resources"]
 
 SHORT_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "pods"): ("po",),
@@ -170,6 +170,9 @@ class ResourceType:
 
 
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+API_LEVELS = {"ga": 3, "beta": 2, "all": 1}
+"""Which versions a server serves: a default cluster serves GA versions only (beta APIs added since 1.24 are off
+by default, and every beta version in 1.36 is such), "beta" adds betas, "all" alphas too."""
 
 
 def version_priority(version: str) -> tuple[int, int, int]:
@@ -184,10 +187,15 @@ def version_priority(version: str) -> tuple[int, int, int]:
 class Resources:
     """Every served built-in resource, indexed for routing and discovery."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_versions: str = "ga") -> None:
+        if api_versions not in API_LEVELS:
+            raise ValueError(f"api_versions must be one of {sorted(API_LEVELS)}, got {api_versions!r}")
+        lowest = API_LEVELS[api_versions]
         self.by_gvr: dict[tuple[str, str, str], ResourceType] = {}
         self.group_versions: dict[str, list[str]] = {}
         for group, version, plural, kind, module, cls, namespaced, verbs, subs in resources():
+            if version_priority(version)[0] < lowest:
+                continue
             rt = ResourceType(group, version, plural, kind, module, cls, namespaced, tuple(verbs), tuple(subs),
                               SHORT_NAMES.get((group, plural), ()))
             self.by_gvr[(group, version, plural)] = rt

@@ -70,6 +70,8 @@ _BODY_TYPES = {"": "json", "application/json": "json", "application/yaml": "yaml
 _UNKNOWN_RESOURCE = "the server could not find the requested resource"
 _PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 _INT = re.compile(r"[+-]?[0-9]+")
+_LINGER_BYTES = 16 << 20  # the most a lingering close reads before it gives up
+_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
 _RETURNS_DELETED = frozenset({("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces"),
                               ("", "persistentvolumes"), ("", "persistentvolumeclaims"),
                               ("storage.k8s.io", "storageclasses")})
@@ -121,6 +123,20 @@ class _Handler(BaseHTTPRequestHandler):
         if code == 414:
             code = 431  # Go counts the request line against its header limit
         self.refuse(go_error(code, HTTPStatus(code).phrase))
+
+    linger = False
+    """The request's body was not read to its end: drain what the client still sends before closing, so
+    that the response is not lost to a reset (Go's closeWriteAndWait)."""
+
+    def finish(self) -> None:
+        super().finish()
+        if self.linger:
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(0.5)
+                drained = 0
+                while drained < _LINGER_BYTES and (data := self.connection.recv(65536)):
+                    drained += len(data)
 
     def refuse(self, response: bytes) -> None:
         self.close_connection = True
@@ -231,6 +247,15 @@ class _Request:
             raise ApiError.bad_request(f'strconv.ParseInt: parsing "{text}": value out of range')
         return value
 
+    def dry_run(self, options_kind: str) -> bool:
+        """Whether ``dryRun=All`` was asked for; 422 for any other value, as kube validates its options."""
+        values = self.query.get("dryRun") or []
+        if any(v != "All" for v in values):
+            listed = ", ".join(json.dumps(v) for v in values)
+            raise ApiError(422, "Invalid", f'{options_kind}.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+                           f'[]string{{{listed}}}: supported values: "All"')
+        return bool(values)
+
     def flag(self, name: str) -> bool:
         return self.q(name) in ("true", "1", "True")
 
@@ -241,6 +266,7 @@ class _Request:
                 self._body = read_body(self.h.rfile, self.h.headers)
             except (FramingError, ApiError):
                 self.h.close_connection = True  # the rest of the body is not read: the connection is done
+                self.h.linger = True
                 raise
         return self._body
 
@@ -260,12 +286,13 @@ class ApiServer:
     ``srv.kubeconfig_path`` point clients at it.  A request with an ``Authorization`` header
     must carry ``srv.token`` as a bearer token (else 401); requests without one are served as
     anonymous unless ``require_auth`` (client-go sends no credentials over plain HTTP).
+    ``api_versions`` is ``"ga"`` (what a default cluster serves), ``"beta"`` or ``"all"`` (alpha too).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
                  require_auth: bool = False, bookmark_interval: float = 60.0, verbose: bool = False,
                  tls: bool = False, client_ca: bool = False, event_log_size: int = MAX_LOG,
-                 event_log_bytes: int = MAX_LOG_BYTES) -> None:
+                 event_log_bytes: int = MAX_LOG_BYTES, api_versions: str = "ga") -> None:
         self.require_auth = require_auth
         self.tls = tls or client_ca
         self.client_ca = client_ca
@@ -281,7 +308,7 @@ class ApiServer:
         self.token = token or secrets.token_urlsafe(16)
         self.bookmark_interval = bookmark_interval
         self.verbose = verbose
-        self.resources = Resources()
+        self.resources = Resources(api_versions)
         self.store = Store(self.resources, max_log=event_log_size, max_log_bytes=event_log_bytes,
                            root_ca=self.ca_pem.decode("ascii"))
         self._pb_cache = ProtobufCache()
@@ -756,7 +783,7 @@ class ApiServer:
 
     def _resource(self, req: _Request, rt: ResourceType, namespace: str, name: str, sub: str) -> None:
         m = req.method
-        dry_run = req.q("dryRun") == "All"
+        dry_run = req.dry_run(_OPTIONS_KIND.get(m, "CreateOptions"))
         if not name:
             if m == "GET":
                 if req.flag("watch"):
@@ -784,7 +811,7 @@ class ApiServer:
                 labels, fields = parse_selectors(req.q("labelSelector"), req.q("fieldSelector"))
                 options = self._delete_options(req)  # may set dryRun from the body
                 items = self.store.delete_collection(rt, namespace, labels, fields, options,
-                                                     req.q("dryRun") == "All")
+                                                     req.dry_run("DeleteOptions"))
                 self._send_obj(req, neg, self._list_obj(rt, items, str(self.store.rv), "", None))
             else:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
@@ -830,7 +857,7 @@ class ApiServer:
                                "resource")
             neg = self._negotiate(req)
             options = self._delete_options(req)
-            obj, removed = self.store.delete(rt, namespace, name, options, req.q("dryRun") == "All")
+            obj, removed = self.store.delete(rt, namespace, name, options, req.dry_run("DeleteOptions"))
             if removed and rt.storage_key not in _RETURNS_DELETED:
                 details: dict[str, Any] = {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")}
                 if rt.group:
@@ -909,8 +936,8 @@ class ApiServer:
             raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: '
                            f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", '
                            f'"nil"')
-        if "dryRun" in options and options["dryRun"] == ["All"]:
-            req.query["dryRun"] = ["All"]
+        if isinstance(options.get("dryRun"), list) and options["dryRun"]:
+            req.query["dryRun"] = [str(v) for v in options["dryRun"]]
         return options
 
     # ------------------------------------------------------------------ lists and transforms

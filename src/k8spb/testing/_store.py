@@ -30,10 +30,19 @@ from k8spb._errors import DecodeError, EncodeError
 from k8spb._schema import _json_copy
 from k8spb.testing._crd import CRD_KEY, CustomSchema, crd_status, crd_types, normalize_custom, validate_crd
 from k8spb.testing._defaults import ServiceIPs, admit, keep_allocations, qos_class, set_defaults
-from k8spb.testing._fieldsets import ApplyConflict, FieldSet, ManagedFieldsError, apply, update_managed_fields
+from k8spb.testing._fieldsets import (
+    ApplyConflict,
+    FieldSet,
+    ManagedFieldsError,
+    apply,
+    compare_fields,
+    to_field_set,
+    update_managed_fields,
+)
 from k8spb.testing._fieldvalidation import strip_unknown, unknown_field_error
 from k8spb.testing._gc import FOREGROUND, ORPHAN, GarbageCollector
 from k8spb.testing._modelschema import schema_for
+from k8spb.testing._namespaces import NamespaceController, check_deletable, check_not_terminating
 from k8spb.testing._patch import (
     PatchError,
     apply_json_patch,
@@ -248,6 +257,7 @@ class Store:
         self.watchers: set[Watcher] = set()
         self.timers: list[threading.Timer] = []
         self.gc = GarbageCollector(self)
+        self.namespaces = NamespaceController(self)
         self.service_ips = ServiceIPs()
         self.root_ca = root_ca
         ns = resources.get("", "v1", "namespaces")
@@ -277,6 +287,7 @@ class Store:
         if rt.storage_key == CRD_KEY:
             self._crd_changed(type_, obj)
         self.gc.observe(rt, type_, obj, old)
+        self.namespaces.observe(rt, type_, obj)
 
     def _trim_log(self) -> None:
         """Drop the oldest events down to 90% of both caps (at once, so the list is not shifted per write)."""
@@ -404,6 +415,8 @@ class Store:
             name = meta["name"]
             validate_metadata(rt, obj)
             self._check_namespace(rt, namespace)
+            if rt.namespaced:
+                check_not_terminating(self, rt, namespace, name)
             key = self._key(rt, namespace, name)
             if key in self._bucket(rt):
                 details: dict[str, Any] = {"name": name, "kind": rt.plural}
@@ -466,12 +479,14 @@ class Store:
         self.create(configmaps, namespace, {"metadata": {"name": "kube-root-ca.crt"},
                                             "data": {"ca.crt": self.root_ca}}, manager="kube-controller-manager")
 
-    def _record(self, rt: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = "") -> None:
+    def _record(self, rt: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = "",
+                managed_fields: list[Any] | None = None) -> None:
         ignored = None  # the fields the endpoint resets are never owned through it
         if rt.has_status:
             ignored = FieldSet([("f:spec",)]) if subresource == "status" else FieldSet([("f:status",)])
         try:
-            managed = update_managed_fields(old, new, manager, api_version=rt.api_version, subresource=subresource,
+            managed = update_managed_fields(old, new, manager, managed_fields=managed_fields,
+                                            api_version=rt.api_version, subresource=subresource,
                                             schema=schema_of(rt), now=now_rfc3339(), ignored=ignored)
         except ManagedFieldsError:
             return
@@ -552,16 +567,20 @@ class Store:
             meta.pop("generation", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if manager and not managed_done:
-            meta.pop("managedFields", None)
-            meta["managedFields"] = copy.deepcopy(old_meta.get("managedFields", []))
-            self._record(rt, old, new, manager, subresource)
+            sent = meta.pop("managedFields", None)
+            base = old_meta.get("managedFields", [])
+            if sent and sent != base and not subresource and _decodable(sent):  # a client may set them outright
+                base = sent
+            meta["managedFields"] = copy.deepcopy(base)
+            self._record(rt, old, new, manager, subresource, managed_fields=base)
         if not meta.get("finalizers"):
             meta.pop("finalizers", None)
         if json_equal(_without_times(new), _without_times(old)):
             return self.served(rt, old)
         if dry_run:
             return self.served(rt, new)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._grace_pending(old):
+        if (meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._grace_pending(old)
+                and rt.storage_key != ("", "namespaces")):  # a namespace goes when its controller says
             return self._remove(rt, old, new)
         meta["resourceVersion"] = str(self._next_rv())
         self._bucket(rt)[self._key(rt, meta.get("namespace", ""), name)] = new
@@ -643,13 +662,18 @@ class Store:
         if subresource == "status":
             ignored = FieldSet([("f:spec",)])
         live = self.served(rt, old) if old is not None else None
+        takeover = manager == "kubectl" and live is not None and bool(_last_applied(live))
         try:
             merged, _ = apply(live, applied, manager, None, force, schema, api_version=rt.api_version,
-                              subresource=subresource, now=now_rfc3339(), ignored=ignored)
+                              subresource=subresource, now=now_rfc3339(), ignored=ignored,
+                              allowed=_last_applied_fields(live, schema) if takeover and live is not None else None)
         except ApplyConflict as exc:
             raise ApiError(409, "Conflict", exc.message, {"causes": exc.causes}) from None
         except ManagedFieldsError as exc:
             raise ApiError(500, "InternalError", f"failed to create typed patch object: {exc}") from None
+        if takeover:  # kube's lastAppliedUpdater: kubectl's server-side apply keeps the annotation current
+            annotations = merged["metadata"].setdefault("annotations", {})
+            annotations[LAST_APPLIED] = _last_applied_value(patch)
         if old is None:
             if subresource:
                 raise ApiError.not_found(rt, name)
@@ -669,6 +693,8 @@ class Store:
             old = self._bucket(rt).get(key)
             if old is None:
                 raise ApiError.not_found(rt, name)
+            if rt.storage_key == ("", "namespaces"):
+                check_deletable(name)
             meta = old["metadata"]
             pre = options.get("preconditions") or {}
             for field_name, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
@@ -682,8 +708,8 @@ class Store:
             finalizers_changed = _gc_finalizers(new_meta, options)
             if dry_run:
                 return self.served(rt, old), False
-            if rt.storage_key == ("", "namespaces"):
-                self._delete_namespace_contents(name)
+            if rt.storage_key == ("", "namespaces") and (old.get("spec") or {}).get("finalizers"):
+                return self._terminate_namespace(rt, old, new, options), False
             grace = options.get("gracePeriodSeconds")
             pending_grace = (rt.storage_key == ("", "pods") and (grace is None or grace > 0)
                              and bool(_dig(old, ("spec", "nodeName"))))
@@ -728,13 +754,25 @@ class Store:
                 return
             self._remove(rt, obj, copy.deepcopy(obj))
 
-    def _delete_namespace_contents(self, namespace: str) -> None:
-        for rt in self._storage_types():
-            if not rt.namespaced:
-                continue
-            for key, obj in sorted(self._bucket(rt).items()):
-                if key[0] == namespace and self._bucket(rt).get(key) is obj:  # not already collected
-                    self._remove(rt, obj, copy.deepcopy(obj))
+    def _terminate_namespace(self, rt: ResourceType, old: Obj, new: Obj, options: dict[str, Any]) -> Obj:
+        """The namespace storage's delete: mark it Terminating (once); its controller does the rest."""
+        meta = new["metadata"]
+        name = meta["name"]
+        if old["metadata"].get("deletionTimestamp"):
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on namespaces "{name}": The system is '
+                           "ensuring all content is removed from this namespace.  Upon completion, this namespace "
+                           "will automatically be purged by the system.", {"name": name, "kind": "namespaces"})
+        meta["finalizers"] = [f for f in old["metadata"].get("finalizers") or ()
+                              if not (f == ORPHAN and options.get("orphanDependents") is False)]
+        if not meta["finalizers"]:
+            del meta["finalizers"]
+        meta.pop("deletionGracePeriodSeconds", None)
+        meta["deletionTimestamp"] = now_rfc3339()
+        new.setdefault("status", {})["phase"] = "Terminating"
+        meta["resourceVersion"] = str(self._next_rv())
+        self._bucket(rt)[self._key(rt, "", name)] = new
+        self._emit(rt, "MODIFIED", new, old)
+        return self.served(rt, new)
 
     def _storage_types(self) -> list[ResourceType]:
         seen: dict[tuple[str, str], ResourceType] = {}
@@ -808,6 +846,60 @@ class Store:
         for t in self.timers:
             t.cancel()
         self.drop_watches()
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _last_applied(obj: Obj) -> Any:
+    """The object's client-side apply configuration (decoded), or None."""
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _last_applied_fields(live: Obj, schema: Any) -> FieldSet | None:
+    """kube's allowedConflictsFromLastApplied: the fields of the last client-side apply that still hold
+    the values it set (a server-side apply by kubectl may take those over)."""
+    applied = _last_applied(live)
+    if applied is None:
+        return None
+    try:
+        fields = to_field_set(applied, schema)
+        added, modified, removed = compare_fields(applied, {k: v for k, v in live.items() if k != "status"}, schema)
+    except ManagedFieldsError:
+        return None
+    return fields - added - modified - removed
+
+
+def _decodable(managed_fields: Any) -> bool:
+    """Whether managed fields sent by a client can be used (kube ignores ones it cannot decode)."""
+    if not isinstance(managed_fields, list):
+        return False
+    try:
+        for entry in managed_fields:
+            if not isinstance(entry, dict) or not entry.get("manager") or entry.get("fieldsType") != "FieldsV1":
+                return False
+            FieldSet.from_fields_v1(entry.get("fieldsV1"))
+    except ManagedFieldsError:
+        return False
+    return True
+
+
+def _last_applied_value(config: Obj) -> str:
+    """kube's buildLastApplied: the applied configuration without the annotation, as Go encodes it."""
+    config = _json_copy(config)
+    annotations = (config.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED, None)
+        if not annotations:
+            del config["metadata"]["annotations"]
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def _gc_finalizers(meta: dict[str, Any], options: dict[str, Any]) -> bool:
