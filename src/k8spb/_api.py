@@ -5,14 +5,21 @@ Requests are built once, in :class:`_Requests` (no IO); ``Api`` and ``AsyncApi``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from k8spb import _cp
+from k8spb._channels import EXEC_PROTOCOLS, PORTFORWARD_PROTOCOL, exec_query, portforward_query
 from k8spb._client import AsyncClient, Client
 from k8spb._codec import JSON, PROTOBUF
 from k8spb._codec._watch import WatchEvent
-from k8spb._errors import NotFound
+from k8spb._errors import NotFound, TransportError
+from k8spb._exec import CHUNK, AsyncProcess, Process
+from k8spb._portforward import AsyncPortForward, AsyncPortListener, PortForward, PortListener
 from k8spb._registry import class_for
 from k8spb._request import (
     Apply,
@@ -30,6 +37,14 @@ from k8spb._request import (
     build,
 )
 from k8spb._schema import Model
+from k8spb._traits import ListResource
+from k8spb._websocket import aconnect as ws_aconnect
+from k8spb._websocket import connect as ws_connect
+
+if TYPE_CHECKING:  # imported when first used: importing k8spb loads no group it does not need
+    from k8spb.api.autoscaling.v1 import Scale
+    from k8spb.api.policy.v1 import Eviction
+    from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata, PartialObjectMetadataList, Status
 
 __all__ = ["Api", "AsyncApi"]
 
@@ -110,14 +125,21 @@ class _Requests(Generic[K]):
         return build("GET", self._path(name, "log", need_ns=True), self.ref, accept="text/plain, */*",
                      query=params.query())
 
-    def list_kinds(self) -> tuple[type[Model], type[Model]]:
-        from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata, PartialObjectMetadataList
+    def get_metadata(self, name: str) -> Request:
+        return self.get(name, accept=_metadata_accept("PartialObjectMetadata"))
 
-        return PartialObjectMetadata, PartialObjectMetadataList
+    def list_metadata(self, params: ListParams) -> Request:
+        return self.list(params, _metadata_accept("PartialObjectMetadataList"))
+
+    def watch_metadata(self, params: WatchParams) -> Request:
+        return self.watch(params, _metadata_accept("PartialObjectMetadata"))
+
+    def list_table(self, params: ListParams) -> Request:
+        return self.list(params, _TABLE_ACCEPT)
 
 
-def _next_page(params: ListParams, page: Any) -> ListParams | None:
-    token = getattr(getattr(page, "metadata", None), "continue_", None)
+def _next_page(params: ListParams, page: ListResource[Any]) -> ListParams | None:
+    token = page.continue_token
     return replace(params, continue_token=token) if token else None
 
 
@@ -131,11 +153,36 @@ class _ApiBase(Generic[K]):
 
     @property
     def model(self) -> type[K]:
+        """The class objects are decoded into."""
         return self._requests.model
+
+    @property
+    def resource(self) -> ResourceRef:
+        """Where the kind lives on the server: group, version, kind, plural, scope."""
+        return self._requests.ref
 
     def __repr__(self) -> str:
         where = f"namespace={self.namespace!r}" if self.namespace else "all namespaces"
         return f"{type(self).__name__}[{self.model.__name__}]({where})"
+
+
+def _meta_models() -> tuple[type[PartialObjectMetadata], type[PartialObjectMetadataList]]:
+    from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata, PartialObjectMetadataList
+
+    return PartialObjectMetadata, PartialObjectMetadataList
+
+
+def _scale() -> type[Scale]:
+    from k8spb.api.autoscaling.v1 import Scale
+
+    return Scale
+
+
+def _table(text: str) -> dict[str, Any]:
+    import json
+
+    table: dict[str, Any] = json.loads(text)
+    return table
 
 
 class Api(_ApiBase[K]):
@@ -167,10 +214,11 @@ class Api(_ApiBase[K]):
         except NotFound:
             return None
 
-    def list(self, params: ListParams | None = None, **kwargs: Any) -> Any:
-        """One page of objects (a ``<Kind>List``; iterate it for the items)."""
+    def list(self, params: ListParams | None = None, **kwargs: Any) -> ListResource[K]:
+        """One page of objects: iterate it for the items; ``.resource_version``, ``.continue_token``."""
         p = params or ListParams(**kwargs)
-        return self.client.request(self._requests.list(p), self._requests.list_model)
+        page: ListResource[K] = self.client.request(self._requests.list(p), self._requests.list_model)
+        return page
 
     def list_all(self, params: ListParams | None = None, **kwargs: Any) -> Iterator[K]:
         """Every object, following ``continue`` tokens page by page."""
@@ -197,14 +245,16 @@ class Api(_ApiBase[K]):
         out: K = self.client.request(self._requests.patch(name, patch, params or PatchParams()), self.model)
         return out
 
-    def delete(self, name: str, params: DeleteParams | None = None) -> Model:
-        """Delete; returns the object (still terminating) or a Status."""
-        out: Model = self.client.request(self._requests.delete(name, params or DeleteParams()))
+    def delete(self, name: str, params: DeleteParams | None = None) -> K | Status:
+        """Delete; the object (still there, being finalized) or a Status (gone)."""
+        out: K | Status = self.client.request(self._requests.delete(name, params or DeleteParams()))
         return out
 
-    def delete_collection(self, list_params: ListParams | None = None, params: DeleteParams | None = None) -> Model:
-        out: Model = self.client.request(self._requests.delete_collection(list_params or ListParams(),
-                                                                          params or DeleteParams()))
+    def delete_collection(self, list_params: ListParams | None = None,
+                          params: DeleteParams | None = None) -> ListResource[K] | Status:
+        """Delete every object the list parameters select; the list of them, or a Status."""
+        out: ListResource[K] | Status = self.client.request(
+            self._requests.delete_collection(list_params or ListParams(), params or DeleteParams()))
         return out
 
     # subresources ---------------------------------------------------------------------------------------
@@ -222,16 +272,18 @@ class Api(_ApiBase[K]):
                                      self.model)
         return out
 
-    def get_scale(self, name: str) -> Model:
-        out: Model = self.client.request(self._requests.get(name, "scale"))
+    def get_scale(self, name: str) -> Scale:
+        out: Scale = self.client.request(self._requests.get(name, "scale"), _scale())
         return out
 
-    def replace_scale(self, name: str, scale: Model, params: PostParams | None = None) -> Model:
-        out: Model = self.client.request(self._requests.replace(name, scale, params or PostParams(), "scale"))
+    def replace_scale(self, name: str, scale: Scale, params: PostParams | None = None) -> Scale:
+        out: Scale = self.client.request(self._requests.replace(name, scale, params or PostParams(), "scale"),
+                                         _scale())
         return out
 
-    def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Model:
-        out: Model = self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"))
+    def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Scale:
+        out: Scale = self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"),
+                                         _scale())
         return out
 
     def logs(self, name: str, params: LogParams | None = None, **kwargs: Any) -> str:
@@ -243,37 +295,82 @@ class Api(_ApiBase[K]):
         p = replace(params or LogParams(**kwargs), follow=True)
         return self.client.stream_lines(self._requests.logs(name, p))
 
-    def evict(self, name: str, eviction: Model, params: PostParams | None = None) -> Model:
+    def evict(self, name: str, eviction: Eviction, params: PostParams | None = None) -> Status:
         """Create a policy/v1 Eviction for a pod."""
-        out: Model = self.client.request(self._requests.create(eviction, params or PostParams(), "eviction", name))
+        out: Status = self.client.request(self._requests.create(eviction, params or PostParams(), "eviction", name))
         return out
 
     # metadata only and tables -----------------------------------------------------------------------
 
-    def get_metadata(self, name: str) -> Any:
+    def get_metadata(self, name: str) -> PartialObjectMetadata:
         """The object's PartialObjectMetadata (protobuf, also for custom resources)."""
-        single, _ = self._requests.list_kinds()
-        return self.client.request(self._requests.get(name, accept=_metadata_accept("PartialObjectMetadata")),
-                                   single)
+        out: PartialObjectMetadata = self.client.request(self._requests.get_metadata(name), _meta_models()[0])
+        return out
 
-    def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> Any:
+    def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> PartialObjectMetadataList:
         """A PartialObjectMetadataList page."""
-        _, many = self._requests.list_kinds()
-        req = self._requests.list(params or ListParams(**kwargs), _metadata_accept("PartialObjectMetadataList"))
-        return self.client.request(req, many)
+        req = self._requests.list_metadata(params or ListParams(**kwargs))
+        out: PartialObjectMetadataList = self.client.request(req, _meta_models()[1])
+        return out
 
-    def watch_metadata(self, params: WatchParams | None = None, **kwargs: Any) -> Iterator[WatchEvent[Any]]:
-        single, _ = self._requests.list_kinds()
-        req = self._requests.watch(params or WatchParams(**kwargs), _metadata_accept("PartialObjectMetadata"))
-        return self.client.watch(req, single)
+    def watch_metadata(self, params: WatchParams | None = None,
+                       **kwargs: Any) -> Iterator[WatchEvent[PartialObjectMetadata]]:
+        """Watch events carrying only metadata (PartialObjectMetadata)."""
+        req = self._requests.watch_metadata(params or WatchParams(**kwargs))
+        return self.client.watch(req, _meta_models()[0])
 
     def list_table(self, params: ListParams | None = None, **kwargs: Any) -> dict[str, Any]:
         """The server-side table (``kubectl get`` columns) as a JSON dict."""
-        import json
+        return _table(self.client.request_text(self._requests.list_table(params or ListParams(**kwargs))))
 
-        req = self._requests.list(params or ListParams(**kwargs), _TABLE_ACCEPT)
-        table: dict[str, Any] = json.loads(self.client.request_text(req))
-        return table
+    # exec, attach, port-forward, cp (pods) ----------------------------------------------------------
+
+    def exec(self, name: str, command: Sequence[str], *, container: str | None = None, stdin: bool = False,
+             stdout: bool = True, stderr: bool = True, tty: bool = False) -> Process:
+        """Run ``command`` in a container of pod ``name``; ``Process.wait()`` gives its exit code."""
+        query = exec_query(command, container, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        ws = ws_connect(self.client, _stream_request(self._requests, name, "exec", query), EXEC_PROTOCOLS)
+        return Process(ws, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+
+    def attach(self, name: str, *, container: str | None = None, stdin: bool = False, stdout: bool = True,
+               stderr: bool = True, tty: bool = False) -> Process:
+        """Attach to the main process of a container of pod ``name``."""
+        query = exec_query((), container, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        ws = ws_connect(self.client, _stream_request(self._requests, name, "attach", query), EXEC_PROTOCOLS)
+        return Process(ws, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+
+    def portforward(self, name: str, ports: Sequence[int]) -> PortForward:
+        """Forward ``ports`` of pod ``name`` over one connection: ``.stream(port)`` reads and writes each."""
+        req = _stream_request(self._requests, name, "portforward", portforward_query(ports))
+        return PortForward(ws_connect(self.client, req, (PORTFORWARD_PROTOCOL,)), ports)
+
+    def portforward_listen(self, name: str, ports: Mapping[int, int] | Sequence[int], *,
+                           address: str = "127.0.0.1") -> PortListener:
+        """Listen on local ports (``{local: remote}``, or remote ports listened on as is; local 0 picks a free
+        one) and forward every connection to pod ``name``, like ``kubectl port-forward``."""
+        return PortListener(lambda port: self.portforward(name, [port]), ports, address)
+
+    def cp_to(self, name: str, local: str | os.PathLike[str], remote: str, *, container: str | None = None) -> None:
+        """Copy a local file or directory into a container so that it becomes ``remote`` (tar over exec)."""
+        command = _cp.tar_extract(remote)
+        proc = self.exec(name, command, container=container, stdin=True, stdout=False, stderr=True)
+        with proc:
+            assert proc.stdin is not None
+            with contextlib.suppress(TransportError):  # tar stopped reading: its exit status says why
+                _cp.pack(local, remote, _cp.TarSink(proc.stdin.write))
+            _, err = proc.communicate()
+            _cp.check(command, proc.wait(), err, f"cp to pod {name}")
+
+    def cp_from(self, name: str, remote: str, local: str | os.PathLike[str], *,
+                container: str | None = None) -> Sequence[str]:
+        """Copy a file or directory out of a container to ``local``; returns the names skipped (links,
+        devices)."""
+        command = _cp.tar_create(remote)
+        with self.exec(name, command, container=container, stdout=True, stderr=True) as proc:
+            skipped = _cp.extract(proc.stdout, remote, local)
+            _, err = proc.communicate()
+            _cp.check(command, proc.wait(), err, f"cp from pod {name}")
+        return skipped
 
 
 class AsyncApi(_ApiBase[K]):
@@ -286,10 +383,12 @@ class AsyncApi(_ApiBase[K]):
 
     @classmethod
     def all(cls, client: AsyncClient, model: type[K]) -> AsyncApi[K]:
+        """All namespaces (or a cluster-scoped kind)."""
         return cls(client, model, None)
 
     @classmethod
     def default_namespaced(cls, client: AsyncClient, model: type[K]) -> AsyncApi[K]:
+        """The configuration's default namespace."""
         return cls(client, model, client.namespace)
 
     async def get(self, name: str, *, resource_version: str | None = None) -> K:
@@ -297,16 +396,20 @@ class AsyncApi(_ApiBase[K]):
         return obj
 
     async def get_opt(self, name: str) -> K | None:
+        """Like get, but None when the object does not exist."""
         try:
             return await self.get(name)
         except NotFound:
             return None
 
-    async def list(self, params: ListParams | None = None, **kwargs: Any) -> Any:
-        return await self.client.request(self._requests.list(params or ListParams(**kwargs)),
-                                         self._requests.list_model)
+    async def list(self, params: ListParams | None = None, **kwargs: Any) -> ListResource[K]:
+        """One page of objects: iterate it for the items; ``.resource_version``, ``.continue_token``."""
+        page: ListResource[K] = await self.client.request(self._requests.list(params or ListParams(**kwargs)),
+                                                          self._requests.list_model)
+        return page
 
     async def list_all(self, params: ListParams | None = None, **kwargs: Any) -> AsyncIterator[K]:
+        """Every object, following ``continue`` tokens page by page."""
         p: ListParams | None = params or ListParams(**kwargs)
         while p is not None:
             page = await self.list(p)
@@ -315,6 +418,7 @@ class AsyncApi(_ApiBase[K]):
             p = _next_page(p, page)
 
     def watch(self, params: WatchParams | None = None, **kwargs: Any) -> AsyncIterator[WatchEvent[K]]:
+        """Raw watch events; ERROR events are raised (a 410 Gone means: list again)."""
         return self.client.watch(self._requests.watch(params or WatchParams(**kwargs)), self.model)
 
     async def create(self, obj: K, params: PostParams | None = None) -> K:
@@ -329,15 +433,19 @@ class AsyncApi(_ApiBase[K]):
         out: K = await self.client.request(self._requests.patch(name, patch, params or PatchParams()), self.model)
         return out
 
-    async def delete(self, name: str, params: DeleteParams | None = None) -> Model:
-        out: Model = await self.client.request(self._requests.delete(name, params or DeleteParams()))
+    async def delete(self, name: str, params: DeleteParams | None = None) -> K | Status:
+        """Delete; the object (still there, being finalized) or a Status (gone)."""
+        out: K | Status = await self.client.request(self._requests.delete(name, params or DeleteParams()))
         return out
 
     async def delete_collection(self, list_params: ListParams | None = None,
-                                params: DeleteParams | None = None) -> Model:
-        out: Model = await self.client.request(self._requests.delete_collection(list_params or ListParams(),
-                                                                                params or DeleteParams()))
+                                params: DeleteParams | None = None) -> ListResource[K] | Status:
+        """Delete every object the list parameters select; the list of them, or a Status."""
+        out: ListResource[K] | Status = await self.client.request(
+            self._requests.delete_collection(list_params or ListParams(), params or DeleteParams()))
         return out
+
+    # subresources ---------------------------------------------------------------------------------------
 
     async def get_status(self, name: str) -> K:
         out: K = await self.client.request(self._requests.get(name, "status"), self.model)
@@ -353,32 +461,116 @@ class AsyncApi(_ApiBase[K]):
                                            self.model)
         return out
 
-    async def get_scale(self, name: str) -> Model:
-        out: Model = await self.client.request(self._requests.get(name, "scale"))
+    async def get_scale(self, name: str) -> Scale:
+        out: Scale = await self.client.request(self._requests.get(name, "scale"), _scale())
         return out
 
-    async def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Model:
-        out: Model = await self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"))
+    async def replace_scale(self, name: str, scale: Scale, params: PostParams | None = None) -> Scale:
+        out: Scale = await self.client.request(self._requests.replace(name, scale, params or PostParams(), "scale"),
+                                               _scale())
+        return out
+
+    async def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Scale:
+        out: Scale = await self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"),
+                                               _scale())
         return out
 
     async def logs(self, name: str, params: LogParams | None = None, **kwargs: Any) -> str:
+        """The log of a pod's container (pods only)."""
         return await self.client.request_text(self._requests.logs(name, params or LogParams(**kwargs)))
 
     def log_stream(self, name: str, params: LogParams | None = None, **kwargs: Any) -> AsyncIterator[str]:
+        """Follow a pod's log line by line."""
         p = replace(params or LogParams(**kwargs), follow=True)
         return self.client.stream_lines(self._requests.logs(name, p))
 
-    async def evict(self, name: str, eviction: Model, params: PostParams | None = None) -> Model:
-        out: Model = await self.client.request(self._requests.create(eviction, params or PostParams(), "eviction",
-                                                                     name))
+    async def evict(self, name: str, eviction: Eviction, params: PostParams | None = None) -> Status:
+        """Create a policy/v1 Eviction for a pod."""
+        out: Status = await self.client.request(self._requests.create(eviction, params or PostParams(), "eviction",
+                                                                      name))
         return out
 
-    async def get_metadata(self, name: str) -> Any:
-        single, _ = self._requests.list_kinds()
-        return await self.client.request(self._requests.get(name, accept=_metadata_accept("PartialObjectMetadata")),
-                                         single)
+    # metadata only and tables -----------------------------------------------------------------------
 
-    async def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> Any:
-        _, many = self._requests.list_kinds()
-        req = self._requests.list(params or ListParams(**kwargs), _metadata_accept("PartialObjectMetadataList"))
-        return await self.client.request(req, many)
+    async def get_metadata(self, name: str) -> PartialObjectMetadata:
+        """The object's PartialObjectMetadata (protobuf, also for custom resources)."""
+        out: PartialObjectMetadata = await self.client.request(self._requests.get_metadata(name), _meta_models()[0])
+        return out
+
+    async def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> PartialObjectMetadataList:
+        """A PartialObjectMetadataList page."""
+        req = self._requests.list_metadata(params or ListParams(**kwargs))
+        out: PartialObjectMetadataList = await self.client.request(req, _meta_models()[1])
+        return out
+
+    def watch_metadata(self, params: WatchParams | None = None,
+                       **kwargs: Any) -> AsyncIterator[WatchEvent[PartialObjectMetadata]]:
+        """Watch events carrying only metadata (PartialObjectMetadata)."""
+        req = self._requests.watch_metadata(params or WatchParams(**kwargs))
+        return self.client.watch(req, _meta_models()[0])
+
+    async def list_table(self, params: ListParams | None = None, **kwargs: Any) -> dict[str, Any]:
+        """The server-side table (``kubectl get`` columns) as a JSON dict."""
+        return _table(await self.client.request_text(self._requests.list_table(params or ListParams(**kwargs))))
+
+    # exec, attach, port-forward, cp (pods) ----------------------------------------------------------
+
+    async def exec(self, name: str, command: Sequence[str], *, container: str | None = None, stdin: bool = False,
+                   stdout: bool = True, stderr: bool = True, tty: bool = False) -> AsyncProcess:
+        query = exec_query(command, container, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        ws = await ws_aconnect(self.client, _stream_request(self._requests, name, "exec", query), EXEC_PROTOCOLS)
+        return AsyncProcess(ws, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+
+    async def attach(self, name: str, *, container: str | None = None, stdin: bool = False, stdout: bool = True,
+                     stderr: bool = True, tty: bool = False) -> AsyncProcess:
+        query = exec_query((), container, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        ws = await ws_aconnect(self.client, _stream_request(self._requests, name, "attach", query), EXEC_PROTOCOLS)
+        return AsyncProcess(ws, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+
+    async def portforward(self, name: str, ports: Sequence[int]) -> AsyncPortForward:
+        req = _stream_request(self._requests, name, "portforward", portforward_query(ports))
+        return AsyncPortForward(await ws_aconnect(self.client, req, (PORTFORWARD_PROTOCOL,)), ports)
+
+    async def portforward_listen(self, name: str, ports: Mapping[int, int] | Sequence[int], *,
+                                 address: str = "127.0.0.1") -> AsyncPortListener:
+        return await AsyncPortListener.start(lambda port: self.portforward(name, [port]), ports, address)
+
+    async def cp_to(self, name: str, local: str | os.PathLike[str], remote: str, *,
+                    container: str | None = None) -> None:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
+        command = _cp.tar_extract(remote)
+        with tempfile.TemporaryFile() as spool:
+            await asyncio.to_thread(_cp.pack, local, remote, spool)
+            spool.seek(0)
+            async with await self.exec(name, command, container=container, stdin=True, stdout=False,
+                                        stderr=True) as proc:
+                assert proc.stdin is not None
+                with contextlib.suppress(TransportError):  # tar stopped reading: its exit status says why
+                    while chunk := spool.read(CHUNK):
+                        await proc.stdin.write(chunk)
+                _, err = await proc.communicate()
+                _cp.check(command, await proc.wait(), err, f"cp to pod {name}")
+
+    async def cp_from(self, name: str, remote: str, local: str | os.PathLike[str], *,
+                      container: str | None = None) -> Sequence[str]:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
+        command = _cp.tar_create(remote)
+        with tempfile.TemporaryFile() as spool:
+            async with await self.exec(name, command, container=container, stdout=True, stderr=True) as proc:
+                assert proc.stdout is not None
+                while chunk := await proc.stdout.read1():
+                    spool.write(chunk)
+                _, err = await proc.communicate()
+                _cp.check(command, await proc.wait(), err, f"cp from pod {name}")
+            spool.seek(0)
+            return await asyncio.to_thread(_cp.extract, spool, remote, local)
+
+
+def _stream_request(requests: _Requests[Any], name: str, sub: str, query: list[tuple[str, str]]) -> Request:
+    """The upgrade request of a pod's exec, attach or portforward subresource."""
+    ref = requests.ref
+    if (ref.group, ref.plural) != ("", "pods"):
+        raise TypeError(f"{sub} is a subresource of pods, not of {ref.plural}")
+    return build("GET", requests._path(name, sub, need_ns=True), ref, accept="*/*", query=query, idempotent=False)

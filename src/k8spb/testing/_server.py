@@ -26,6 +26,7 @@ import yaml
 
 from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
+from k8spb.testing import _streams as streams
 from k8spb.testing import _subresources as subresources
 from k8spb.testing._authn import ADMIN, ANONYMOUS, Tokens, UserInfo
 from k8spb.testing._crd import CRD_KEY
@@ -317,6 +318,7 @@ class ApiServer:
         self.tokens = Tokens()
         self._openapi_docs: dict[tuple[Any, ...], bytes] = {}
         self.pod_logs = PodLogs()
+        self.streams = streams.Streams()
         self.log_follow_timeout = 300.0
         self._httpd: _HTTPServer | None = None
         self._hub: WatchHub | None = None
@@ -479,6 +481,24 @@ class ApiServer:
     def append_log(self, namespace: str, pod: str, text: str, container: str | None = None) -> None:
         """Append lines to a log; ``follow=true`` streams them to the clients following it."""
         self.pod_logs.append(namespace, pod, text, container)
+
+    # ------------------------------------------------------------------ exec, attach, port-forward
+
+    def on_exec(self, namespace: str, pod: str, handler: streams.ExecHandler) -> None:
+        """Play the processes ``pods/exec`` starts in ``pod``: ``handler(session)`` returns the exit code."""
+        with self.streams.lock:
+            self.streams.exec_handlers[(namespace, pod)] = handler
+
+    def on_attach(self, namespace: str, pod: str, handler: streams.ExecHandler) -> None:
+        """Play the process ``pods/attach`` reaches in ``pod`` (``session.command`` is empty)."""
+        with self.streams.lock:
+            self.streams.attach_handlers[(namespace, pod)] = handler
+
+    def forward_port(self, namespace: str, pod: str, port: int, target: int, host: str = "127.0.0.1") -> None:
+        """Connect ``pods/portforward`` of the pod's ``port`` to ``host:target`` (unmapped ports go to
+        127.0.0.1 on the same port number)."""
+        with self.streams.lock:
+            self.streams.ports[(namespace, pod, port)] = (host, target)
 
     # ------------------------------------------------------------------ fault injection
 
@@ -723,6 +743,9 @@ class ApiServer:
             raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
         if sub == "token" and rt.storage_key == ("", "serviceaccounts"):
             token_request(self, req, rt, namespace, name)
+            return
+        if sub in streams.SUBRESOURCES and rt.storage_key == ("", "pods"):
+            streams.handle(self, req, rt, namespace, name, sub)
             return
         if sub and subresources.serves(rt, sub):
             subresources.handle(self, req, rt, namespace, name, sub)

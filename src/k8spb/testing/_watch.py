@@ -337,7 +337,8 @@ class WatchHub:
                 stream = self._new.popleft()
                 self.streams.add(stream)
                 self._interest(stream, selectors.EVENT_READ)
-                self._next_scan = min(self._next_scan, stream.deadline)
+                self._next_scan = min(self._next_scan, stream.deadline, stream.last_sent
+                                      + (self.server.bookmark_interval if stream.bookmarks else 3600))
                 self._pump(stream)  # the events queued while its initial ones were written
             while self._ready:
                 stream = self._ready.popleft()
