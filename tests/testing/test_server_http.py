@@ -519,7 +519,7 @@ def test_watch_burst_is_batched_but_complete(srv: ApiServer, http: httpx.Client)
 
 
 def test_send_all_writes_everything_through_partial_sends() -> None:
-    from k8spb.testing._server import send_all
+    from k8spb.testing._watch import send_all
 
     a, b = socket.socketpair()
     a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)

@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from k8spb.testing._patch import PatchSchema, json_equal, list_semantics
-from k8spb.testing._selectors import _go_quote
+from k8spb.testing._validation import go_quote as _go_quote
 
 __all__ = [
     "ApplyConflict",

@@ -230,30 +230,28 @@ def openapi_v3_root(resources: Resources, crds: dict[str, Obj]) -> Obj:
     return {"paths": paths}
 
 
-def openapi_v3_group_version(resources: Resources, group: str, version: str, crds: dict[str, Obj]) -> Obj:
-    """The OpenAPI v3 document of one group-version."""
-    builder = _Builder(v3=True)
-    types = _served(resources, group, version)
+def _schemas(types: list[ResourceType], crds: dict[str, Obj], v3: bool) -> dict[str, Obj]:
+    builder = _Builder(v3)
     for rt in types:
         if rt.custom:
             builder.custom(rt, crds.get(f"{rt.plural}.{rt.group}"))
         else:
             builder.kind(rt)
+    return builder.finish()
+
+
+def openapi_v3_group_version(resources: Resources, group: str, version: str, crds: dict[str, Obj]) -> Obj:
+    """The OpenAPI v3 document of one group-version."""
+    types = _served(resources, group, version)
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": f"v{KUBERNETES_VERSION}"},
-            "paths": _paths(types, v3=True), "components": {"schemas": builder.finish()}}
+            "paths": _paths(types, v3=True), "components": {"schemas": _schemas(types, crds, v3=True)}}
 
 
 def openapi_v2(resources: Resources, crds: dict[str, Obj]) -> Obj:
     """``/openapi/v2`` (JSON): every served kind's definitions."""
-    builder = _Builder(v3=False)
     types = _served(resources)
-    for rt in types:
-        if rt.custom:
-            builder.custom(rt, crds.get(f"{rt.plural}.{rt.group}"))
-        else:
-            builder.kind(rt)
     return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": f"v{KUBERNETES_VERSION}"},
-            "paths": _paths(types, v3=False), "definitions": builder.finish()}
+            "paths": _paths(types, v3=False), "definitions": _schemas(types, crds, v3=False)}
 
 
 def document_bytes(doc: Obj) -> bytes:

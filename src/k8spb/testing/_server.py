@@ -55,9 +55,8 @@ from k8spb.testing._resources import (
 from k8spb.testing._reviews import REVIEWS, create_review, token_request
 from k8spb.testing._store import MAX_LOG, MAX_LOG_BYTES, Obj, Store, Watcher, matches, parse_selectors
 from k8spb.testing._subresources import PodLogs
+from k8spb.testing._validation import go_quote
 from k8spb.testing._watch import CutHere, WatchHub, WatchStream
-from k8spb.testing._watch import closed_by_peer as closed_by_peer  # re-exported: other modules use it here
-from k8spb.testing._watch import send_all as send_all
 
 __all__ = ["ApiServer"]
 
@@ -252,7 +251,7 @@ class _Request:
         """Whether ``dryRun=All`` was asked for; 422 for any other value, as kube validates its options."""
         values = self.query.get("dryRun") or []
         if any(v != "All" for v in values):
-            listed = ", ".join(json.dumps(v) for v in values)
+            listed = ", ".join(go_quote(v) for v in values)
             raise ApiError(422, "Invalid", f'{options_kind}.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
                            f'[]string{{{listed}}}: supported values: "All"')
         return bool(values)

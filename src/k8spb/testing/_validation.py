@@ -14,7 +14,8 @@ from typing import Any
 
 from k8spb.testing._resources import ApiError, ResourceType
 
-__all__ = ["validate_metadata"]
+__all__ = ["dns1035_label", "dns1123_label", "dns1123_subdomain", "go_quote", "label_value", "path_segment",
+           "qualified_name", "validate_metadata"]
 
 _SUBDOMAIN_FMT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 _LABEL_FMT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -45,8 +46,33 @@ def _max_len(n: int) -> str:
     return f"must be no more than {n} characters"
 
 
+def _blen(value: str) -> int:
+    """The length Go measures: UTF-8 bytes."""
+    return len(value.encode("utf-8", "surrogatepass"))
+
+
+def go_quote(value: str) -> str:
+    """Quote like Go's ``%q``."""
+    out = ['"']
+    for ch in value:
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                        "\v": "\\v"}[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif not ch.isprintable() and ch != " ":
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 def dns1123_subdomain(value: str) -> list[str]:
-    errs = [_max_len(253)] if len(value) > 253 else []
+    errs = [_max_len(253)] if _blen(value) > 253 else []
     if not _SUBDOMAIN.fullmatch(value):
         errs.append(_regex_error("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
                                  "'-' or '.', and must start and end with an alphanumeric character",
@@ -55,7 +81,7 @@ def dns1123_subdomain(value: str) -> list[str]:
 
 
 def dns1123_label(value: str) -> list[str]:
-    errs = [_max_len(63)] if len(value) > 63 else []
+    errs = [_max_len(63)] if _blen(value) > 63 else []
     if not _LABEL.fullmatch(value):
         errs.append(_regex_error("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
                                  "'-', and must start and end with an alphanumeric character", _LABEL_FMT,
@@ -64,7 +90,7 @@ def dns1123_label(value: str) -> list[str]:
 
 
 def dns1035_label(value: str) -> list[str]:
-    errs = [_max_len(63)] if len(value) > 63 else []
+    errs = [_max_len(63)] if _blen(value) > 63 else []
     if not _DNS1035.fullmatch(value):
         errs.append(_regex_error("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
                                  "with an alphabetic character, and end with an alphanumeric character",
@@ -97,7 +123,7 @@ def qualified_name(value: str) -> list[str]:
             + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
     if not name:
         errs.append("name part must be non-empty")
-    elif len(name) > 63:
+    elif _blen(name) > 63:
         errs.append("name part " + _max_len(63))
     if not _QNAME.fullmatch(name):
         errs.append("name part " + _regex_error(
@@ -107,7 +133,7 @@ def qualified_name(value: str) -> list[str]:
 
 
 def label_value(value: str) -> list[str]:
-    errs = [_max_len(63)] if len(value) > 63 else []
+    errs = [_max_len(63)] if _blen(value) > 63 else []
     if not _LABEL_VALUE.fullmatch(value):
         errs.append(_regex_error("a valid label must be an empty string or consist of alphanumeric characters, '-', "
                                  "'_' or '.', and must start and end with an alphanumeric character",
@@ -129,12 +155,6 @@ _NAME_RULES: dict[tuple[str, str], Callable[[str], list[str]]] = {
 }
 
 
-def _quote(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else str(value)
-
-
 def validate_metadata(rt: ResourceType, obj: dict[str, Any], *, check_name: bool = True) -> None:
     """422 Invalid, as kube words it, when the name, labels or annotations break kube's rules."""
     meta = obj.get("metadata") or {}
@@ -143,16 +163,16 @@ def validate_metadata(rt: ResourceType, obj: dict[str, Any], *, check_name: bool
     if check_name and name:
         rule = _NAME_RULES.get(rt.storage_key, dns1123_subdomain)
         for msg in rule(name):
-            causes.append(("FieldValueInvalid", "metadata.name", f"Invalid value: {_quote(name)}: {msg}"))
+            causes.append(("FieldValueInvalid", "metadata.name", f"Invalid value: {go_quote(name)}: {msg}"))
     for key, value in (meta.get("labels") or {}).items():
         for msg in qualified_name(key):
-            causes.append(("FieldValueInvalid", "metadata.labels", f"Invalid value: {_quote(key)}: {msg}"))
+            causes.append(("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(key)}: {msg}"))
         for msg in label_value(str(value)):
-            causes.append(("FieldValueInvalid", "metadata.labels", f"Invalid value: {_quote(value)}: {msg}"))
+            causes.append(("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(str(value))}: {msg}"))
     annotations = meta.get("annotations") or {}
     for key in annotations:
         for msg in qualified_name(key.lower()):
-            causes.append(("FieldValueInvalid", "metadata.annotations", f"Invalid value: {_quote(key)}: {msg}"))
+            causes.append(("FieldValueInvalid", "metadata.annotations", f"Invalid value: {go_quote(key)}: {msg}"))
     size = sum(len(k) + len(str(v)) for k, v in annotations.items())
     if size > _MAX_ANNOTATIONS:
         causes.append(("FieldValueTooLong", "metadata.annotations",
