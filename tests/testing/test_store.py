@@ -53,3 +53,52 @@ def test_apply_create_keeps_its_managed_fields_everywhere(srv: ApiServer) -> Non
     assert srv.store.log[-1].obj["metadata"]["managedFields"] == created["metadata"]["managedFields"]
     stored = srv.store.get(rt, "default", "cm")
     assert stored["metadata"]["managedFields"] == created["metadata"]["managedFields"]
+
+
+def test_event_log_is_capped_by_bytes_and_compact_frees_it() -> None:
+    import tracemalloc
+
+    from k8spb.testing._resources import ApiError, Resources
+    from k8spb.testing._store import Store
+
+    tracemalloc.start()  # before the objects exist: it only counts the blocks it saw allocated
+    resources = Resources()
+    store = Store(resources, max_log_bytes=2_000_000)
+    rt = resources.get("", "v1", "configmaps")
+    payload = "x" * 100_000
+    first = store.rv
+    for i in range(60):  # 6 MB of objects through a 2 MB log
+        store.create(rt, "default", {"metadata": {"name": f"c{i}"}, "data": {"p": payload}})
+    assert store.log_bytes <= 2_000_000 and len(store.log) < 20
+    assert store.compacted > first
+    with pytest.raises(ApiError) as gone:
+        store.watch(rt, "default", first)
+    assert gone.value.code == 410
+    watcher, replay, _ = store.watch(rt, "default", store.log[0].rv)  # what is still logged can be replayed
+    assert len(replay) == len(store.log) - 1
+    store.unwatch(watcher)
+    del watcher, replay
+    for i in range(60):  # the MODIFIED events hold the versions they replace: only the log keeps those
+        rv = store.get(rt, "default", f"c{i}")["metadata"]["resourceVersion"]
+        store.update(rt, "default", f"c{i}", {"metadata": {"name": f"c{i}", "resourceVersion": rv},
+                                               "data": {"p": payload + "y"}})
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        store.compact()
+        freed = before - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert store.log == [] and store.log_bytes == 0
+    assert freed > 1_000_000  # the ~18 replaced versions of 100 kB the log held
+
+
+def test_compact_empties_the_encoding_caches(srv: ApiServer) -> None:
+    import httpx
+
+    with httpx.Client(base_url=srv.url) as http:
+        http.post("/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "c"}, "data": {"k": "v"}})
+        http.get("/api/v1/namespaces/default/configmaps", headers={"Accept": "application/vnd.kubernetes.protobuf"})
+        http.get("/api/v1/namespaces/default/configmaps")
+    assert srv._pb_cache._lru.nbytes and srv._json_cache._lru.nbytes
+    srv.compact()
+    assert srv._pb_cache._lru.nbytes == 0 and srv._json_cache._lru.nbytes == 0

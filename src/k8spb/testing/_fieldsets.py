@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from k8spb.testing._patch import PatchSchema, json_equal, list_semantics
-from k8spb.testing._selectors import _go_quote
+from k8spb.testing._validation import go_quote as _go_quote
 
 __all__ = [
     "ApplyConflict",
@@ -52,6 +52,7 @@ __all__ = [
     "FieldSet",
     "ManagedFieldsError",
     "apply",
+    "compare_fields",
     "format_path",
     "merge",
     "to_field_set",
@@ -568,6 +569,11 @@ _STRIP = FieldSet(
 _STRIP_TREE = FieldSet([("f:metadata", "f:managedFields")])
 
 
+def compare_fields(old: Any, new: Any, schema: PatchSchema | None = None) -> tuple[FieldSet, FieldSet, FieldSet]:
+    """The fields (added, modified, removed) going from ``old`` to ``new``."""
+    return _compare(old, new, schema)
+
+
 def _strip(fields: FieldSet, ignored: FieldSet | None) -> FieldSet:
     fields = fields.difference(_STRIP).recursive_difference(_STRIP_TREE)
     return fields.recursive_difference(ignored) if ignored else fields
@@ -793,6 +799,7 @@ def apply(
     subresource: str = "",
     now: datetime | str | None = None,
     ignored: FieldSet | None = None,
+    allowed: FieldSet | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Server-side apply ``applied`` by ``manager`` to ``live`` (``None`` or ``{}`` to create).
 
@@ -801,7 +808,8 @@ def apply(
     (with everything below them) the manager cannot own here, e.g. ``status`` on the main
     resource.  Returns the new object (with ``metadata.managedFields`` set) and its managed
     fields; raises :class:`ApplyConflict` unless ``force``, and :class:`ManagedFieldsError` for
-    undecodable managed fields or list items without their keys.
+    undecodable managed fields or list items without their keys.  Conflicts all within ``allowed``
+    are forced through (kube's takeover of client-side-applied fields); the others are reported.
     """
     stamp = _timestamp(now)
     if managed_fields is None:
@@ -834,7 +842,12 @@ def apply(
         ident: entry.fields & changed for ident, entry in managers.items() if ident != me and entry.fields & changed
     }
     if conflicts and not force:
-        _raise_conflicts(conflicts)
+        if allowed is None:
+            _raise_conflicts(conflicts)
+        takeover = allowed or FieldSet()
+        beyond = {ident: fields - takeover for ident, fields in conflicts.items() if fields - takeover}
+        if beyond:
+            _raise_conflicts(beyond)
     for ident, entry in managers.items():
         if ident != me:
             entry.fields = entry.fields - conflicts.get(ident, FieldSet()) - removed

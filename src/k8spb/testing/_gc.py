@@ -5,9 +5,10 @@ queues; here the store tells it every change (:meth:`GarbageCollector.observe`, 
 lock) and it works its queue before the write that triggered it returns, so a test sees the
 outcome at once but in kube's order of events:
 
-- an object whose owners are all gone (or never existed) is deleted, in the background unless its
-  own finalizers say ``orphan`` or ``foregroundDeletion``; references to missing owners are removed
-  from an object that still has a live owner;
+- an object whose owners are all gone is deleted, in the background unless its own finalizers say
+  ``orphan`` or ``foregroundDeletion``; references to owners that are gone are removed from an
+  object that still has a live owner.  Unlike kube, an owner this server never had (a uid made up by
+  a test fixture) is not taken as gone: the reference is left alone;
 - an owner being deleted with the ``foregroundDeletion`` finalizer has its dependents deleted, and
   loses that finalizer once no dependent with ``blockOwnerDeletion`` is left (then it is removed, or
   stays until its other finalizers go);
@@ -37,6 +38,8 @@ Item = tuple[tuple[str, str], tuple[str, str], str]  # (storage key, (namespace,
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
 MANAGER = "kube-controller-manager"  # the field manager kube derives from the collector's user agent
+GONE = 100_000
+UNMAPPED, MADE_UP = "unmapped", "made-up"
 
 
 def _refs(obj: Obj | None) -> list[Obj]:
@@ -67,6 +70,8 @@ class GarbageCollector:
         self._queue: deque[Callable[[], None]] = deque()
         self._running = False
         self._kinds: tuple[int, dict[tuple[str, str], ResourceType]] = (0, {})
+        self.gone: dict[str, None] = {}
+        """The uids of the last :data:`GONE` objects deleted, oldest first."""
 
     # ------------------------------------------------------------------ events
 
@@ -80,6 +85,9 @@ class GarbageCollector:
             self._index(rt, obj, uid, old_refs, new_refs)
         queue = self._queue
         if type_ == "DELETED":
+            self.gone[uid] = None
+            if len(self.gone) > GONE:
+                del self.gone[next(iter(self.gone))]
             for item in sorted(self.dependents.get(uid, ())):
                 queue.append(partial(self._attempt, item))
             for ref in old_refs:
@@ -101,6 +109,15 @@ class GarbageCollector:
                     if ref.get("uid") not in new_uids or not any(
                             r.get("blockOwnerDeletion") for r in new_refs if r.get("uid") == ref.get("uid")):
                         queue.append(partial(self._check_owner, rt, obj, ref))
+        self._drain()
+
+    def defer(self, action: Callable[..., None], *args: Any) -> None:
+        """Run another controller's ``action(*args)`` after the work already queued (the store holds its lock)."""
+        self._queue.append(partial(action, *args))
+        self._drain()
+
+    def _drain(self) -> None:
+        queue = self._queue
         if queue and not self._running:
             self._running = True
             try:
@@ -149,18 +166,19 @@ class GarbageCollector:
             self._kinds = (id(by_gvr), table)
         return self._kinds[1].get((group, kind))
 
-    def _owner(self, namespace: str, ref: Obj) -> tuple[ResourceType, Obj] | bool | None:
-        """The live owner a reference names; None if it is gone (dangling); False if its kind is unknown."""
+    def _owner(self, namespace: str, ref: Obj) -> tuple[ResourceType, Obj] | str | None:
+        """The live owner a reference names; None if it is gone; UNMAPPED if its kind is not served;
+        MADE_UP if the server never had it (a test fixture's owner, which kube would take as gone)."""
         api_version = str(ref.get("apiVersion") or "")
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
         rt = self._kind(group, str(ref.get("kind") or ""))
         if rt is None:
-            return False  # kube cannot map it and retries forever: the dependent is left alone
+            return UNMAPPED  # kube cannot map it and retries forever: the dependent is left alone
         if rt.namespaced and not namespace:
             return None  # a cluster-scoped dependent cannot have a namespaced owner
         obj = self.store.data.get(rt.storage_key, {}).get((namespace if rt.namespaced else "", ref.get("name", "")))
         if obj is None or obj["metadata"].get("uid") != ref.get("uid"):
-            return None
+            return None if ref.get("uid") in self.gone else MADE_UP
         return rt, obj
 
     @staticmethod
@@ -204,14 +222,14 @@ class GarbageCollector:
         waiting = False
         for ref in refs:
             owner = self._owner(meta.get("namespace", ""), ref)
-            if owner is False:
+            if owner == UNMAPPED:
                 return
             if owner is None:
                 gone.append(ref.get("uid"))
             elif isinstance(owner, tuple) and self._deleting_dependents(owner[1]):
                 waiting = True
                 gone.append(ref.get("uid"))
-            else:
+            else:  # live, or made up by the test: kept as a live owner
                 solid.append(ref.get("uid"))
         if solid:
             if gone:

@@ -25,6 +25,10 @@ class JsonCache:
         self._lru = BytesLRU(size)
         self._heads: dict[tuple[str, str], bytes] = {}
 
+    def clear(self) -> None:
+        """Forget every cached encoding."""
+        self._lru.clear()
+
     def _members(self, obj: dict[str, Any]) -> bytes:
         """The object's members other than apiVersion and kind, and its closing brace."""
         key = identity(obj)
@@ -34,15 +38,18 @@ class JsonCache:
             self._lru.put(key, body)
         return body
 
-    def object(self, obj: dict[str, Any]) -> bytes:
-        """The whole object, apiVersion and kind first (as kube-apiserver writes them)."""
+    def _head(self, obj: dict[str, Any]) -> bytes:
         type_meta = (obj["apiVersion"], obj["kind"])
         head = self._heads.get(type_meta)
         if head is None:
             head = self._heads[type_meta] = b'{"apiVersion":%s,"kind":%s' % (
                 _dumps(type_meta[0]).encode(), _dumps(type_meta[1]).encode())
+        return head
+
+    def object(self, obj: dict[str, Any]) -> bytes:
+        """The whole object, apiVersion and kind first (as kube-apiserver writes them)."""
         rest = self._members(obj)
-        return head + (rest if rest == b"}" else b"," + rest)
+        return self._head(obj) + (rest if rest == b"}" else b"," + rest)
 
     def item(self, obj: dict[str, Any]) -> bytes:
         """The object as a list item: without apiVersion and kind."""
@@ -54,6 +61,11 @@ class JsonCache:
         return b"".join((b'{"kind":', _dumps(kind).encode(), b',"apiVersion":', _dumps(api_version).encode(),
                          b',"metadata":', _dumps(meta).encode(), b',"items":[', b",".join(items), b"]}\n"))
 
-    def watch_line(self, event_type: str, obj: dict[str, Any]) -> bytes:
-        """One newline-terminated watch event."""
-        return b'{"type":%s,"object":%s}\n' % (_dumps(event_type).encode(), self.object(obj))
+    def watch_line(self, event_type: str, obj: dict[str, Any]) -> tuple[bytes, ...]:
+        """One newline-terminated watch event, in parts that share the cached bytes (joined, the line)."""
+        prefix = _PREFIXES.get(event_type) or b'{"type":%s,"object":' % _dumps(event_type).encode()
+        rest = self._members(obj)
+        return prefix, self._head(obj), b"" if rest == b"}" else b",", rest, b"}\n"
+
+
+_PREFIXES = {t: b'{"type":"%s","object":' % t.encode() for t in ("ADDED", "MODIFIED", "DELETED", "BOOKMARK")}

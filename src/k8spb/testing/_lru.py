@@ -22,10 +22,13 @@ def identity(obj: dict[str, Any]) -> tuple[str, str] | None:
 
 
 class BytesLRU:
-    """At most ``size`` entries; reads refresh an entry, writes past the size drop the oldest."""
+    """At most ``size`` entries and ``max_bytes`` bytes; reads refresh an entry, writes past either cap drop the
+    oldest."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = 256 << 20) -> None:
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._items: OrderedDict[Hashable, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -54,10 +57,22 @@ class BytesLRU:
             for key, data in entries:
                 if key is None:
                     continue
+                old = self._items.get(key)
+                self._bytes += len(data) - (len(old) if old is not None else 0)
                 self._items[key] = data
                 self._items.move_to_end(key)
-                if len(self._items) > self._size:
-                    self._items.popitem(last=False)
+                while len(self._items) > self._size or (self._bytes > self._max_bytes and len(self._items) > 1):
+                    self._bytes -= len(self._items.popitem(last=False)[1])
 
     def put(self, key: Hashable | None, data: bytes) -> None:
         self.put_many(((key, data),))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes held."""
+        return self._bytes

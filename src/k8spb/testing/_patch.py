@@ -7,7 +7,7 @@
   ``value`` storing ``null``.  Like that library it reads a pointer
   as its ``/``-separated segments after the first one, so ``"a/b"`` means ``/b``.
   A patch that is not a list of objects is a 400, more than 10000 operations a 413, and an
-  operation that does not apply a 422.
+  operation that does not apply a 422, as is a patch whose ``copy`` operations add more than 3 MiB.
 * :func:`apply_merge_patch` is RFC 7386 as evanphx/json-patch's ``MergePatch`` implements it:
   ``null`` deletes, objects merge, everything else replaces; nulls inside values that replace
   are dropped from the objects within them; a patch that is neither object nor array is a 400.
@@ -48,6 +48,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "MAX_JSON_PATCH_COPY_BYTES",
     "MAX_JSON_PATCH_OPERATIONS",
     "DictSchema",
     "PatchError",
@@ -61,6 +62,9 @@ __all__ = [
 ]
 
 MAX_JSON_PATCH_OPERATIONS = 10000
+MAX_JSON_PATCH_COPY_BYTES = 3 << 20
+"""kube-apiserver's JSONPatchMaxCopyBytes: the JSON bytes all ``copy`` operations of a patch may add."""
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 _REASONS = {400: "BadRequest", 409: "Conflict", 413: "RequestEntityTooLarge", 422: "Invalid", 500: ""}
 
@@ -404,7 +408,7 @@ def _op_string(op: Mapping[str, Any], field: str) -> str:
     return value
 
 
-def _apply_op(doc: Any, op: Mapping[str, Any]) -> Any:
+def _apply_op(doc: Any, op: Mapping[str, Any], copied: list[int]) -> Any:
     kind = op.get("op")
     kind = kind if isinstance(kind, str) else "unknown"
     value = copy.deepcopy(op.get("value"))
@@ -464,12 +468,15 @@ def _apply_op(doc: Any, op: Mapping[str, Any]) -> Any:
         if found is None:
             raise _OpError(f"{kind} operation does not apply: doc is missing from path: {src}: missing value")
         container, key = found
+        size = 0
         try:
             moved = _get(container, key)
             if kind == "move":
                 _remove(container, key)
             else:
-                moved = copy.deepcopy(moved)
+                size = len(_compact(moved).encode())
+                if copied[0] + size <= MAX_JSON_PATCH_COPY_BYTES:  # else it fails below, never copied
+                    moved = copy.deepcopy(moved)
         except _OpError as e:
             where = f"path: '{key}'" if kind == "move" else f"from: '{src}'"
             raise _OpError(f"error in {kind} for {where}: {e}") from None
@@ -480,6 +487,11 @@ def _apply_op(doc: Any, op: Mapping[str, Any]) -> Any:
         found = _find(doc, path)
         if found is None:
             raise _OpError(f"{kind} operation does not apply: doc is missing destination path: {path}: missing value")
+        if kind == "copy":  # evanphx's AccumulatedCopySizeLimit, which kube-apiserver sets: no copy bombs
+            copied[0] += size
+            if copied[0] > MAX_JSON_PATCH_COPY_BYTES:
+                raise _OpError(f"Unable to complete the copy, the accumulated size increase of copy is {copied[0]}, "
+                               f"exceeding the limit {MAX_JSON_PATCH_COPY_BYTES}")
         try:
             _add(found[0], found[1], moved)
         except _OpError as e:
@@ -507,9 +519,10 @@ def apply_json_patch(doc: Any, patch: Any) -> Any:
     if not isinstance(doc, dict | list):
         raise PatchError(f"json: cannot unmarshal {_json_type(doc)} into Go value of type jsonpatch.partialDoc")
     result = copy.deepcopy(doc)
+    copied = [0]
     for op in patch:
         try:
-            result = _apply_op(result, op or {})
+            result = _apply_op(result, op or {}, copied)
         except _OpError as e:
             raise PatchError(str(e), 422) from None
     return result

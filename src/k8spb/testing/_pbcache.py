@@ -94,6 +94,10 @@ class ProtobufCache:
     def __init__(self, size: int = 50_000) -> None:
         self._lru = BytesLRU(size)
 
+    def clear(self) -> None:
+        """Forget every cached encoding."""
+        self._lru.clear()
+
     def encode(self, obj: dict[str, Any]) -> bytes:
         """The enveloped protobuf bytes of a top-level object or list.
 

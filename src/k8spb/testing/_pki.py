@@ -113,8 +113,9 @@ def server_context(cert_file: str, key_file: str, client_ca_pem: bytes | None) -
     return ctx
 
 
-def peer_common_name(sock: Any) -> str | None:
-    """The verified client certificate's common name on a TLS socket, else None."""
+def peer_identity(sock: Any) -> tuple[str, list[str]] | None:
+    """The verified client certificate's (common name, organisations) on a TLS socket, else None: kube's
+    user and groups."""
     if not isinstance(sock, ssl.SSLSocket):
         return None
     try:
@@ -122,8 +123,17 @@ def peer_common_name(sock: Any) -> str | None:
     except (ValueError, OSError):
         return None
     subject: Any = (peer or {}).get("subject", ())
+    name, groups = None, []
     for rdn in subject:
         for key, value in rdn:
             if key == "commonName":
-                return str(value)
-    return None
+                name = str(value)
+            elif key == "organizationName":
+                groups.append(str(value))
+    return (name, groups) if name is not None else None
+
+
+def peer_common_name(sock: Any) -> str | None:
+    """The verified client certificate's common name on a TLS socket, else None."""
+    identity = peer_identity(sock)
+    return identity[0] if identity else None

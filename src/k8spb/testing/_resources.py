@@ -11,7 +11,7 @@ from typing import Any
 from k8spb._registry import KUBERNETES_VERSION, resources
 from k8spb._schema import Model
 
-__all__ = ["ApiError", "ResourceType", "Resources"]
+__all__ = ["API_LEVELS", "ApiError", "ResourceType", "Resources"]
 
 # subresource -> (group, version, kind, verbs); None group/version/kind means the parent's
 SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ...]]] = {
@@ -32,6 +32,10 @@ SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ...
 }
 
 
+_DETAILS_ORDER = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+"""StatusDetails' fields in Go's order."""
+
+
 class ApiError(Exception):
     """A request kube-apiserver would refuse, with the Status it would answer."""
 
@@ -48,13 +52,13 @@ class ApiError(Exception):
             self.details["retryAfterSeconds"] = retry_after
 
     def status(self) -> dict[str, Any]:
-        """The ``v1 Status`` body."""
-        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                "message": self.message, "reason": self.reason, "code": self.code}
-        if self.list_continue:
-            body["metadata"] = {"continue": self.list_continue}
+        """The ``v1 Status`` body, its fields in the order Go's encoder writes them (``code`` last)."""
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1",
+                                "metadata": {"continue": self.list_continue} if self.list_continue else {},
+                                "status": "Failure", "message": self.message, "reason": self.reason}
         if self.details:
-            body["details"] = self.details
+            body["details"] = {k: self.details[k] for k in _DETAILS_ORDER if k in self.details}
+        body["code"] = self.code
         return body
 
     @classmethod
@@ -73,12 +77,16 @@ class ApiError(Exception):
 
     @classmethod
     def invalid(cls, rt: ResourceType, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
-        text = "; ".join(f"{f}: {m}" for _, f, m in causes)
-        details: dict[str, Any] = {"name": name, "kind": rt.kind,
+        """422 Invalid as kube's NewInvalid words it: causes are (reason, field, message), the message
+        starting with its type (``Invalid value: ...``, ``Required value: ...``)."""
+        texts = list(dict.fromkeys(f"{f}: {m}" for _, f, m in causes))
+        text = texts[0] if len(texts) == 1 else f"[{', '.join(texts)}]"
+        details: dict[str, Any] = {"name": name, "group": rt.group, "kind": rt.kind,
                                    "causes": [{"reason": r, "message": m, "field": f} for r, f, m in causes]}
-        if rt.group:
-            details["group"] = rt.group
-        return cls(422, "Invalid", f'{rt.kind} "{name}" is invalid: {text}', details)
+        if not rt.group:
+            del details["group"]
+        qualified = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+        return cls(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,9 @@ class ResourceType:
 
 
 _VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+API_LEVELS = {"ga": 3, "beta": 2, "all": 1}
+"""Which versions a server serves: a default cluster serves GA versions only (beta APIs added since 1.24 are off
+by default, and every beta version in 1.36 is such), "beta" adds betas, "all" alphas too."""
 
 
 def version_priority(version: str) -> tuple[int, int, int]:
@@ -143,10 +154,15 @@ def version_priority(version: str) -> tuple[int, int, int]:
 class Resources:
     """Every served built-in resource, indexed for routing and discovery."""
 
-    def __init__(self) -> None:
+    def __init__(self, api_versions: str = "ga") -> None:
+        if api_versions not in API_LEVELS:
+            raise ValueError(f"api_versions must be one of {sorted(API_LEVELS)}, got {api_versions!r}")
+        lowest = API_LEVELS[api_versions]
         self.by_gvr: dict[tuple[str, str, str], ResourceType] = {}
         self.group_versions: dict[str, list[str]] = {}
         for group, version, plural, kind, module, cls, namespaced, verbs, subs, short, categories in resources():
+            if version_priority(version)[0] < lowest:
+                continue
             rt = ResourceType(group, version, plural, kind, module, cls, namespaced, tuple(verbs), tuple(subs),
                               tuple(short), categories=tuple(categories))
             self.by_gvr[(group, version, plural)] = rt
@@ -279,36 +295,3 @@ def aggregated_discovery(resources: Resources, *, legacy: bool, version: str = "
         groups.append({"metadata": {"name": group} if group else {}, "versions": out_versions})
     return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}", "metadata": {},
             "items": groups}
-
-
-def openapi_v3_root(resources: Resources) -> dict[str, Any]:
-    """``/openapi/v3``: one entry per group-version."""
-    paths: dict[str, Any] = {}
-    for group, versions in resources.group_versions.items():
-        for version in versions:
-            prefix = f"apis/{group}/{version}" if group else f"api/{version}"
-            paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={KUBERNETES_VERSION}"}
-    return {"paths": paths}
-
-
-def openapi_v3_group_version(resources: Resources, group: str, version: str) -> dict[str, Any]:
-    """A minimal OpenAPI v3 document: the item paths, with the PATCH operations kubectl inspects."""
-    paths: dict[str, Any] = {}
-    params = [{"name": n, "in": "query", "schema": {"type": "string"}}
-              for n in ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")]
-    patch_types = ("application/json-patch+json", "application/merge-patch+json",
-                   "application/strategic-merge-patch+json", "application/apply-patch+yaml")
-    for (g, v, _), rt in sorted(resources.by_gvr.items()):
-        if (g, v) != (group, version) or "patch" not in rt.verbs:
-            continue
-        types = [t for t in patch_types if not (rt.custom and "strategic" in t)]
-        base = f"/apis/{g}/{v}" if g else f"/api/{v}"
-        scope = "/namespaces/{namespace}" if rt.namespaced else ""
-        gvk = {"group": g, "version": v, "kind": rt.kind}
-        paths[f"{base}{scope}/{rt.plural}/{{name}}"] = {"patch": {
-            "operationId": f"patch{rt.kind}", "parameters": params,
-            "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in types}},
-            "responses": {"200": {"description": "OK"}},
-            "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk}}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": f"v{KUBERNETES_VERSION}"},
-            "paths": paths, "components": {"schemas": {}}}

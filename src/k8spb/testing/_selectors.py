@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from k8spb.testing._validation import go_quote, label_value, qualified_name
+
 __all__ = [
     "FieldRequirement",
     "FieldSelector",
@@ -38,106 +40,14 @@ class SelectorError(ValueError):
 
 # --------------------------------------------------------------------------- validation
 
-_QNAME_CHAR = "[A-Za-z0-9]"
-_QNAME_EXT_CHAR = "[-A-Za-z0-9_.]"
-_QUALIFIED_NAME_FMT = "(" + _QNAME_CHAR + _QNAME_EXT_CHAR + "*)?" + _QNAME_CHAR
-_QUALIFIED_NAME_RE = re.compile(_QUALIFIED_NAME_FMT)
-_QUALIFIED_NAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-)
-_LABEL_VALUE_FMT = "(" + _QUALIFIED_NAME_FMT + ")?"
-_LABEL_VALUE_RE = re.compile(_LABEL_VALUE_FMT)
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1123_SUBDOMAIN_RE = re.compile(_DNS1123_SUBDOMAIN_FMT)
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character"
-)
 _INT64_RE = re.compile(r"[+-]?[0-9]+")
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _blen(s: str) -> int:
-    return len(s.encode("utf-8", "surrogatepass"))
-
-
-def _qualified_name_errors(value: str) -> list[str]:
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            if _blen(prefix) > 253:
-                errs.append("prefix part must be no more than 253 characters")
-            if not _DNS1123_SUBDOMAIN_RE.fullmatch(prefix):
-                errs.append(
-                    "prefix part " + _regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com")
-                )
-    else:
-        return [
-            "a qualified name "
-            + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif _blen(name) > 63:
-        errs.append("name part must be no more than 63 characters")
-    if not _QUALIFIED_NAME_RE.fullmatch(name):
-        errs.append(
-            "name part " + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-        )
-    return errs
-
-
-def _label_value_errors(value: str) -> list[str]:
-    errs: list[str] = []
-    if _blen(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _LABEL_VALUE_RE.fullmatch(value):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
-
-
-def _go_quote(s: str) -> str:
-    """Quote like Go's ``%q``."""
-    out = ['"']
-    for ch in s:
-        code = ord(ch)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif not ch.isprintable() and ch != " ":
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 def _go_string_slice(values: tuple[str, ...] | None) -> str:
     """Format like Go's ``%#v`` of a ``[]string``."""
     if not values:
         return "[]string(nil)"
-    return "[]string{" + ", ".join(_go_quote(v) for v in values) + "}"
+    return "[]string{" + ", ".join(go_quote(v) for v in values) + "}"
 
 
 def _invalid(path: str, bad: str, detail: str) -> str:
@@ -183,9 +93,9 @@ _BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN
 def _new_requirement(key: str, op: str, values: tuple[str, ...]) -> Requirement:
     """Validate like ``labels.NewRequirement``; the error text is kube-apiserver's."""
     errs: list[str] = []
-    key_errs = _qualified_name_errors(key)
+    key_errs = qualified_name(key)
     if key_errs:
-        errs.append(_invalid("key", _go_quote(key), "; ".join(key_errs)))
+        errs.append(_invalid("key", go_quote(key), "; ".join(key_errs)))
     if op in (IN, NOT_IN):
         if not values:
             errs.append(
@@ -209,14 +119,14 @@ def _new_requirement(key: str, op: str, values: tuple[str, ...]) -> Requirement:
         for i, v in enumerate(values):
             if _parse_int64(v) is None:
                 errs.append(
-                    _invalid(f"values[{i}]", _go_quote(v), "for 'Gt', 'Lt' operators, the value must be an integer")
+                    _invalid(f"values[{i}]", go_quote(v), "for 'Gt', 'Lt' operators, the value must be an integer")
                 )
     else:  # pragma: no cover - callers only pass known operators
-        errs.append(f"operator: Unsupported value: {_go_quote(op)}")
+        errs.append(f"operator: Unsupported value: {go_quote(op)}")
     for i, v in enumerate(values):
-        v_errs = _label_value_errors(v)
+        v_errs = label_value(v)
         if v_errs:
-            errs.append(_invalid(f"values[{i}][{key}]", _go_quote(v), "; ".join(v_errs)))
+            errs.append(_invalid(f"values[{i}][{key}]", go_quote(v), "; ".join(v_errs)))
     message = _aggregate(errs)
     if message is not None:
         raise SelectorError(message)
@@ -388,9 +298,9 @@ class _LabelParser:
             tok, lit = self._next()
         if tok != _T_ID:
             raise SelectorError(f"found '{lit}', expected: identifier")
-        key_errs = _qualified_name_errors(lit)
+        key_errs = qualified_name(lit)
         if key_errs:
-            raise SelectorError(_invalid("<nil>", _go_quote(lit), "; ".join(key_errs)))
+            raise SelectorError(_invalid("<nil>", go_quote(lit), "; ".join(key_errs)))
         key = lit
         if self._peek()[0] in (_T_END, _T_COMMA) and op != DOES_NOT_EXIST:
             op = EXISTS
@@ -501,7 +411,7 @@ def label_selector_from_dict(selector: Mapping[str, Any] | None) -> LabelSelecto
             raise SelectorError("matchExpressions values must be strings")
         op = _EXPRESSION_OPERATORS.get(operator)
         if op is None:
-            raise SelectorError(f"{_go_quote(operator)} is not a valid label selector operator")
+            raise SelectorError(f"{go_quote(operator)} is not a valid label selector operator")
         reqs.append(_new_requirement(key, op, tuple(values)))
     return LabelSelector(tuple(sorted(reqs, key=lambda r: r.key)))
 

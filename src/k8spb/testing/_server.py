@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
-import queue
+import re
 import secrets
-import select
 import shutil
 import socket
 import ssl
@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -28,7 +28,11 @@ from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb.testing import _streams as streams
 from k8spb.testing import _subresources as subresources
+from k8spb.testing._authn import ADMIN, ANONYMOUS, Tokens, UserInfo
+from k8spb.testing._crd import CRD_KEY
 from k8spb.testing._faults import REASONS, Cut, Failure, Faults, RequestFilter, request_info
+from k8spb.testing._fieldvalidation import check_field_validation
+from k8spb.testing._framing import FramingError, check_headers, go_error, read_body
 from k8spb.testing._jsoncache import JsonCache
 from k8spb.testing._negotiation import (
     SERIALIZERS,
@@ -38,18 +42,21 @@ from k8spb.testing._negotiation import (
     negotiate_error,
     parse_accept,
 )
-from k8spb.testing._pbcache import ProtobufCache, watch_frame
-from k8spb.testing._pki import peer_common_name
+from k8spb.testing._openapi import document_bytes, openapi_v2, openapi_v3_group_version, openapi_v3_root
+from k8spb.testing._pbcache import ProtobufCache
+from k8spb.testing._pki import peer_identity
+from k8spb.testing._printers import table_cells, table_columns
 from k8spb.testing._resources import (
     ApiError,
     Resources,
     ResourceType,
     aggregated_discovery,
-    openapi_v3_group_version,
-    openapi_v3_root,
 )
-from k8spb.testing._store import Obj, Store, Watcher, matches, parse_selectors
+from k8spb.testing._reviews import REVIEWS, create_review, token_request
+from k8spb.testing._store import MAX_LOG, MAX_LOG_BYTES, Obj, Store, Watcher, matches, parse_selectors
 from k8spb.testing._subresources import PodLogs
+from k8spb.testing._validation import go_quote
+from k8spb.testing._watch import CutHere, WatchHub, WatchStream
 
 __all__ = ["ApiServer"]
 
@@ -61,43 +68,31 @@ _PATCH_TYPES = {
 }
 _BODY_TYPES = {"": "json", "application/json": "json", "application/yaml": "yaml", PROTOBUF: "protobuf"}
 _UNKNOWN_RESOURCE = "the server could not find the requested resource"
-_PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version"})
-
-
-class _CutHere(Exception):
-    """Raised inside a watch stream once its cut fault has written the half frame."""
+_PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+_INT = re.compile(r"[+-]?[0-9]+")
+_LINGER_BYTES = 16 << 20  # the most a lingering close reads before it gives up
+_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
+_RETURNS_DELETED = frozenset({("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces"),
+                              ("", "persistentvolumes"), ("", "persistentvolumeclaims"),
+                              ("storage.k8s.io", "storageclasses")})
+"""Resources whose storage sets ReturnDeletedObject: a DELETE answers with the object, not a Status."""
 
 
 class _EndStream(Exception):
     """Raised inside a watch stream to end it normally (after an ERROR event)."""
 
 
-def _human_age(seconds: float) -> str:
-    s = int(max(seconds, 0))
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = m // 60
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    d = h // 24
-    if d < 8:
-        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
-    return f"{d}d" if d < 730 else f"{d // 365}y"
+def _release_memory() -> None:
+    """Give freed heap back to the system (glibc keeps it otherwise); a no-op elsewhere."""
+    import ctypes
+    import ctypes.util
+    import gc
 
-
-def _age(obj: Obj) -> str:
-    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
-    if not stamp:
-        return "<unknown>"
-    created = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return _human_age((datetime.now(UTC) - created).total_seconds())
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -109,6 +104,45 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.api.verbose:
             super().log_message(format, *args)
+
+    def parse_request(self) -> bool:
+        """http.server's parsing, then what Go's server also refuses (HTTP/0.9, framing headers)."""
+        if not super().parse_request():
+            return False
+        try:
+            if self.request_version == "HTTP/0.9":
+                raise FramingError(400, "Bad Request")
+            check_headers(self.headers, self.request_version)
+        except FramingError as exc:
+            self.refuse(exc.response())
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (request line, header size, method) in Go's bare form."""
+        if code == 414:
+            code = 431  # Go counts the request line against its header limit
+        self.refuse(go_error(code, HTTPStatus(code).phrase))
+
+    linger = False
+    """The request's body was not read to its end: drain what the client still sends before closing, so
+    that the response is not lost to a reset (Go's closeWriteAndWait)."""
+
+    def finish(self) -> None:
+        super().finish()
+        if self.linger:
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(0.5)
+                drained = 0
+                while drained < _LINGER_BYTES and (data := self.connection.recv(65536)):
+                    drained += len(data)
+
+    def refuse(self, response: bytes) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.write(response)
+            self.wfile.flush()
 
     def do_GET(self) -> None:
         self.server.api._handle(self, "GET")
@@ -129,12 +163,18 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 1024  # the listen backlog: socketserver's 5 makes a burst of connects wait seconds
     api: ApiServer
     ssl_context: ssl.SSLContext | None = None
 
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        super().__init__(address, handler)
+        self._detached: dict[Any, int] = {}
+        self._detached_lock = threading.Lock()
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Runs in the connection's thread: the TLS handshake happens here, not in the accept loop."""
-        if self.ssl_context is None:
+        if self.ssl_context is None or isinstance(request, ssl.SSLSocket):  # plain, or back from the watch hub
             super().finish_request(request, client_address)
             return
         request.settimeout(10)
@@ -142,9 +182,29 @@ class _HTTPServer(ThreadingHTTPServer):
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError):
             return
-        with tls:
-            tls.settimeout(None)
-            super().finish_request(tls, client_address)
+        tls.settimeout(None)
+        super().finish_request(tls, client_address)
+        self.shutdown_request(tls)
+
+    def detach(self, conn: Any, n: int = 1) -> None:
+        """The watch hub owns ``conn`` now: the request thread must not close it (``n=-1`` undoes that)."""
+        with self._detached_lock:
+            count = self._detached.get(conn, 0) + n
+            if count:
+                self._detached[conn] = count
+            else:
+                self._detached.pop(conn, None)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._detached_lock:
+            count = self._detached.get(request, 0)
+            if count:
+                if count == 1:
+                    del self._detached[request]
+                else:
+                    self._detached[request] = count - 1
+                return
+        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up or resets its connection is not an error (others are printed)."""
@@ -167,6 +227,7 @@ class _Request:
         self.agent = agent
         self.pretty = self.q("pretty") in ("true", "1") or agent.startswith(("curl", "Wget", "Mozilla/5.0"))
         self._body: bytes | None = None
+        self.user = ANONYMOUS
         self.custom = False
         """The request is for a custom resource (JSON/YAML only)."""
 
@@ -174,25 +235,39 @@ class _Request:
         values = self.query.get(name)
         return values[-1] if values else default
 
+    def int_param(self, name: str) -> int | None:
+        """An int64 query parameter as Go's strconv.ParseInt reads it (None when absent); 400 otherwise."""
+        text = self.q(name)
+        if not text:
+            return None
+        if not _INT.fullmatch(text):
+            raise ApiError.bad_request(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+        value = int(text)
+        if not -(1 << 63) <= value < 1 << 63:
+            raise ApiError.bad_request(f'strconv.ParseInt: parsing "{text}": value out of range')
+        return value
+
+    def dry_run(self, options_kind: str) -> bool:
+        """Whether ``dryRun=All`` was asked for; 422 for any other value, as kube validates its options."""
+        values = self.query.get("dryRun") or []
+        if any(v != "All" for v in values):
+            listed = ", ".join(go_quote(v) for v in values)
+            raise ApiError(422, "Invalid", f'{options_kind}.meta.k8s.io "" is invalid: dryRun: Unsupported value: '
+                           f'[]string{{{listed}}}: supported values: "All"')
+        return bool(values)
+
     def flag(self, name: str) -> bool:
         return self.q(name) in ("true", "1", "True")
 
     @property
     def body(self) -> bytes:
         if self._body is None:
-            h = self.h
-            if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
-                while True:
-                    size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        h.rfile.readline()
-                        break
-                    chunks.append(h.rfile.read(size))
-                    h.rfile.readline()
-                self._body = b"".join(chunks)
-            else:
-                self._body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+            try:
+                self._body = read_body(self.h.rfile, self.h.headers)
+            except (FramingError, ApiError):
+                self.h.close_connection = True  # the rest of the body is not read: the connection is done
+                self.h.linger = True
+                raise
         return self._body
 
     @property
@@ -211,30 +286,41 @@ class ApiServer:
     ``srv.kubeconfig_path`` point clients at it.  A request with an ``Authorization`` header
     must carry ``srv.token`` as a bearer token (else 401); requests without one are served as
     anonymous unless ``require_auth`` (client-go sends no credentials over plain HTTP).
+    ``api_versions`` is ``"ga"`` (what a default cluster serves), ``"beta"`` or ``"all"`` (alpha too).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
                  require_auth: bool = False, bookmark_interval: float = 60.0, verbose: bool = False,
-                 tls: bool = False, client_ca: bool = False) -> None:
+                 tls: bool = False, client_ca: bool = False, event_log_size: int = MAX_LOG,
+                 event_log_bytes: int = MAX_LOG_BYTES, api_versions: str = "ga") -> None:
         self.require_auth = require_auth
         self.tls = tls or client_ca
         self.client_ca = client_ca
         self.ca_pem = b""
         self._ca: Any = None
+        if self.tls:
+            from k8spb.testing._pki import CertificateAuthority
+
+            self._ca = CertificateAuthority()
+            self.ca_pem = self._ca.cert_pem
         self.host = host
         self.port = port
         self.token = token or secrets.token_urlsafe(16)
         self.bookmark_interval = bookmark_interval
         self.verbose = verbose
-        self.resources = Resources()
-        self.store = Store(self.resources)
+        self.resources = Resources(api_versions)
+        self.store = Store(self.resources, max_log=event_log_size, max_log_bytes=event_log_bytes,
+                           root_ca=self.ca_pem.decode("ascii"))
         self._pb_cache = ProtobufCache()
         self._json_cache = JsonCache()
         self._faults = Faults()
+        self.tokens = Tokens()
+        self._openapi_docs: dict[tuple[Any, ...], bytes] = {}
         self.pod_logs = PodLogs()
         self.streams = streams.Streams()
         self.log_follow_timeout = 300.0
         self._httpd: _HTTPServer | None = None
+        self._hub: WatchHub | None = None
         self._thread: threading.Thread | None = None
         self._tmpdir: str | None = None
         self.kubeconfig_path = ""
@@ -259,6 +345,8 @@ class ApiServer:
             httpd.ssl_context = self._tls_context(self._tmpdir)
         self._httpd = httpd
         self.port = httpd.server_address[1]
+        self._hub = WatchHub(self)
+        self._publish_endpoints()
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"k8spb-apiserver-{self.port}", daemon=True)
         self._thread.start()
@@ -267,11 +355,33 @@ class ApiServer:
             yaml.safe_dump(self.kubeconfig(), fh, sort_keys=False)
         return self
 
-    def _tls_context(self, directory: str) -> ssl.SSLContext:
-        from k8spb.testing._pki import CertificateAuthority, server_context
+    def _publish_endpoints(self) -> None:
+        """The ``kubernetes`` Service in ``default`` (10.96.0.1:443), with Endpoints and an EndpointSlice
+        naming this server, as kube-apiserver keeps them."""
+        store, res = self.store, self.resources
+        services, endpoints, slices = (res.get("", "v1", "services"), res.get("", "v1", "endpoints"),
+                                       res.get("discovery.k8s.io", "v1", "endpointslices"))
+        assert services is not None and endpoints is not None and slices is not None
+        labels = {"component": "apiserver", "provider": "kubernetes"}
+        port = {"name": "https", "port": self.port, "protocol": "TCP"}
+        with store.lock:
+            for rt in (services, endpoints, slices):
+                with contextlib.suppress(ApiError):
+                    store.delete(rt, "default", "kubernetes", {})  # a restart publishes the new port
+            store.create(services, "default", {"metadata": {"name": "kubernetes", "labels": labels}, "spec": {
+                "clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                                     "targetPort": self.port}]}}, manager="kube-apiserver")
+            store.create(endpoints, "default", {"metadata": {"name": "kubernetes", "labels": {
+                "endpointslice.kubernetes.io/skip-mirror": "true"}}, "subsets": [
+                {"addresses": [{"ip": "127.0.0.1"}], "ports": [port]}]}, manager="kube-apiserver")
+            store.create(slices, "default", {"metadata": {"name": "kubernetes", "labels": {
+                "kubernetes.io/service-name": "kubernetes"}}, "addressType": "IPv4", "endpoints": [
+                {"addresses": ["127.0.0.1"], "conditions": {"ready": True}}], "ports": [port]},
+                manager="kube-apiserver")
 
-        self._ca = CertificateAuthority()
-        self.ca_pem = self._ca.cert_pem
+    def _tls_context(self, directory: str) -> ssl.SSLContext:
+        from k8spb.testing._pki import server_context
+
         cert, key = self._ca.issue_server(self.host, "127.0.0.1", "localhost", "::1")
         cert_file, key_file = os.path.join(directory, "server.crt"), os.path.join(directory, "server.key")
         for path, data in ((cert_file, cert), (key_file, key), (os.path.join(directory, "ca.crt"), self.ca_pem)):
@@ -318,6 +428,9 @@ class ApiServer:
 
     def stop(self) -> None:
         """Stop serving, end every watch and log stream and remove the kubeconfig."""
+        if self._hub is not None:
+            self._hub.stop()
+            self._hub = None
         self.store.close()
         self.pod_logs.close()
         if self._httpd is not None:
@@ -330,6 +443,18 @@ class ApiServer:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+    def keep_alive(self, conn: socket.socket, address: Any) -> bool:
+        """Serve the next request of a connection whose watch ended (in a new request thread)."""
+        httpd = self._httpd
+        if httpd is None:
+            return False
+        try:
+            conn.setblocking(True)
+            httpd.process_request(conn, address)
+        except (OSError, RuntimeError):
+            return False
+        return True
 
     def __enter__(self) -> ApiServer:
         return self.start()
@@ -377,8 +502,13 @@ class ApiServer:
     # ------------------------------------------------------------------ fault injection
 
     def compact(self) -> int:
-        """Expire every resourceVersion up to now (old watches and continue tokens get 410)."""
-        return self.store.compact()
+        """Expire every resourceVersion up to now (old watches and continue tokens get 410); the event log
+        and the encoding caches are emptied and their memory given back."""
+        rv = self.store.compact()
+        self._pb_cache.clear()
+        self._json_cache.clear()
+        _release_memory()
+        return rv
 
     def drop_watches(self, *, resource: str | None = None, namespace: str | None = None) -> None:
         """End open watch streams cleanly, as a server restart would: all of them, or those of one
@@ -449,12 +579,7 @@ class ApiServer:
             if req.path in ("/healthz", "/livez", "/readyz"):
                 self._send(h, 200, "text/plain; charset=utf-8", b"ok")
                 return
-            if req.path not in _PUBLIC:
-                auth = h.headers.get("Authorization")
-                cert_user = peer_common_name(h.connection) if self.client_ca else None
-                if cert_user is None and (auth is not None or self.require_auth or self.tls) \
-                        and auth != f"Bearer {self.token}":
-                    raise ApiError(401, "Unauthorized", "Unauthorized")
+            req.user = self._authenticate(h)
             if self._faults.active:
                 failure, h.cut, delay = self._faults.take(request_info(method, req.path, req.flag("watch")))
                 if delay:
@@ -465,6 +590,8 @@ class ApiServer:
             self._route(req)
         except ApiError as exc:
             self._send_error(req, exc)
+        except FramingError as exc:
+            h.refuse(exc.response())
         except (BrokenPipeError, ConnectionResetError):
             h.close_connection = True
         except Exception as exc:  # pragma: no cover - a bug in the server, reported like kube does
@@ -472,14 +599,42 @@ class ApiServer:
         finally:
             h.cut = None
 
+    def _authenticate(self, h: _Handler) -> UserInfo:
+        """The request's user: the server's token, an issued service account token or a client
+        certificate; anonymous without credentials, unless they are required (401)."""
+        auth = h.headers.get("Authorization")
+        if auth is not None:
+            scheme, _, token = auth.partition(" ")
+            if scheme.lower() == "bearer" and token == self.token:
+                return ADMIN
+            user = self.tokens.user(token, self.account_uid) if scheme.lower() == "bearer" else None
+            if user is not None:
+                return user
+        elif self.client_ca:
+            identity = peer_identity(h.connection)
+            if identity is not None:
+                return UserInfo(identity[0], (*identity[1], "system:authenticated"))
+        if auth is not None or self.require_auth or self.tls:
+            if h.path.split("?", 1)[0] in _PUBLIC:
+                return ANONYMOUS
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        return ANONYMOUS
+
+    def account_uid(self, namespace: str, name: str) -> str | None:
+        """The uid of a live service account (None if there is none): issued tokens die with it."""
+        account = self.store.data.get(("", "serviceaccounts"), {}).get((namespace, name))
+        return None if account is None else str(account["metadata"].get("uid", ""))
+
     def _send(self, h: _Handler, code: int, content_type: str, body: bytes,
-              headers: dict[str, str] | None = None) -> None:
+              headers: dict[str, str] | None = None, warnings: Sequence[str] = ()) -> None:
         h.send_response(code)
         h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(len(body)))
         h.send_header("Cache-Control", "no-cache, private")
         for k, v in (headers or {}).items():
             h.send_header(k, v)
+        for text in warnings:  # Go's warning header: code, agent, quoted text
+            h.send_header("Warning", "299 - " + json.dumps(text, ensure_ascii=False))
         h.end_headers()
         if h.command != "HEAD":
             if h.cut is not None:
@@ -507,8 +662,9 @@ class ApiServer:
         except (DecodeError, EncodeError) as exc:
             raise ApiError(500, "InternalError", f"cannot encode {obj.get('kind')} as protobuf: {exc}") from None
 
-    def _send_obj(self, req: _Request, neg: Negotiated, obj: Obj, code: int = 200) -> None:
-        self._send(req.h, code, neg.media_type, self._encode(neg, obj))
+    def _send_obj(self, req: _Request, neg: Negotiated, obj: Obj, code: int = 200,
+                  warnings: Sequence[str] = ()) -> None:
+        self._send(req.h, code, neg.media_type, self._encode(neg, obj), warnings=warnings)
 
     def _send_error(self, req: _Request, exc: ApiError) -> None:
         neg = negotiate_error(req.accept, req.pretty)
@@ -536,22 +692,12 @@ class ApiServer:
     def _route(self, req: _Request) -> None:
         segs = [s for s in req.path.split("/") if s]
         res = self.resources
-        if req.path == "/version":
+        if req.path in ("/version", "/version/"):
             self._send_obj(req, self._negotiate(req, protobuf=False), res.version_info())
             return
-        if segs[:2] == ["openapi", "v3"] and req.method == "GET":
-            neg = self._negotiate(req, protobuf=False)
-            if len(segs) == 2:
-                self._send_obj(req, neg, openapi_v3_root(res))
-                return
-            gv = segs[2:]
-            if gv[:1] == ["api"] and gv[1:] == ["v1"]:
-                self._send_obj(req, neg, openapi_v3_group_version(res, "", "v1"))
-                return
-            if gv[:1] == ["apis"] and len(gv) == 3 and res.has_group_version(gv[1], gv[2]):
-                self._send_obj(req, neg, openapi_v3_group_version(res, gv[1], gv[2]))
-                return
-            raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        if segs[:1] == ["openapi"] and req.method == "GET":
+            self._openapi(req, segs[1:])
+            return
         if (segs[:1] == ["api"] and len(segs) <= 2) or (segs[:1] == ["apis"] and len(segs) <= 3):
             if req.method != "GET":
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
@@ -594,6 +740,9 @@ class ApiServer:
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub not in rt.subresources:
             raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        if sub == "token" and rt.storage_key == ("", "serviceaccounts"):
+            token_request(self, req, rt, namespace, name)
+            return
         if sub in streams.SUBRESOURCES and rt.storage_key == ("", "pods"):
             streams.handle(self, req, rt, namespace, name, sub)
             return
@@ -603,6 +752,31 @@ class ApiServer:
         if sub and sub != "status":
             raise ApiError(405, "MethodNotAllowed", f"k8spb.testing does not serve {rt.plural}/{sub}")
         self._resource(req, rt, namespace, name, sub)
+
+    def _openapi(self, req: _Request, segs: list[str]) -> None:
+        """``/openapi/v2`` and ``/openapi/v3[/{group-version}]`` (JSON), built once per set of CRDs."""
+        self._negotiate(req, protobuf=False)  # 406 for an Accept that JSON does not satisfy
+        res = self.resources
+        crds = dict(self.store.data.get(CRD_KEY, {}))
+        crd_names = {k[1]: v for k, v in crds.items()}
+        stamp = tuple(sorted((k, v["metadata"].get("resourceVersion", "")) for k, v in crd_names.items()))
+        if segs == ["v3"]:
+            self._send_obj(req, self._negotiate(req, protobuf=False), openapi_v3_root(res, crd_names))
+            return
+        if segs == ["v2"]:
+            key: tuple[Any, ...] = ("v2", stamp)
+        elif segs[:1] == ["v3"] and segs[1:] == ["api", "v1"]:
+            key = ("v3", "", "v1", stamp)
+        elif segs[:2] == ["v3", "apis"] and len(segs) == 4 and res.has_group_version(segs[2], segs[3]):
+            key = ("v3", segs[2], segs[3], stamp)
+        else:
+            raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        body = self._openapi_docs.get(key)
+        if body is None:
+            doc = openapi_v2(res, crd_names) if key[0] == "v2" else openapi_v3_group_version(res, key[1], key[2],
+                                                                                            crd_names)
+            body = self._openapi_docs[key] = document_bytes(doc)
+        self._send(req.h, 200, "application/json", body)
 
     @staticmethod
     def _aggregated(req: _Request) -> Negotiated | None:
@@ -631,7 +805,7 @@ class ApiServer:
 
     def _resource(self, req: _Request, rt: ResourceType, namespace: str, name: str, sub: str) -> None:
         m = req.method
-        dry_run = req.q("dryRun") == "All"
+        dry_run = req.dry_run(_OPTIONS_KIND.get(m, "CreateOptions"))
         if not name:
             if m == "GET":
                 if req.flag("watch"):
@@ -644,17 +818,22 @@ class ApiServer:
                 self._verb(rt, "create", sub)
                 if rt.namespaced and not namespace:
                     raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+                if rt.storage_key in REVIEWS:
+                    create_review(self, req, rt, namespace)
+                    return
                 neg = self._negotiate(req)
+                validation = check_field_validation(req.q("fieldValidation"), "CreateOptions")
+                warnings: list[str] = []
                 obj = self.store.create(rt, namespace, self._read_body(req, rt), manager=req.manager,
-                                        dry_run=dry_run)
-                self._send_obj(req, neg, obj, 201)
+                                        dry_run=dry_run, validation=validation, warnings=warnings)
+                self._send_obj(req, neg, obj, 201, warnings)
             elif m == "DELETE":
                 self._verb(rt, "deletecollection", sub)
                 neg = self._negotiate(req)
                 labels, fields = parse_selectors(req.q("labelSelector"), req.q("fieldSelector"))
                 options = self._delete_options(req)  # may set dryRun from the body
                 items = self.store.delete_collection(rt, namespace, labels, fields, options,
-                                                     req.q("dryRun") == "All")
+                                                     req.dry_run("DeleteOptions"))
                 self._send_obj(req, neg, self._list_obj(rt, items, str(self.store.rv), "", None))
             else:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
@@ -669,9 +848,11 @@ class ApiServer:
         elif m == "PUT":
             self._verb(rt, "update", sub)
             neg = self._negotiate(req)
+            validation = check_field_validation(req.q("fieldValidation"), "UpdateOptions")
+            warnings = []
             obj = self.store.update(rt, namespace, name, self._read_body(req, rt), subresource=sub,
-                                    manager=req.manager, dry_run=dry_run)
-            self._send_obj(req, neg, obj)
+                                    manager=req.manager, dry_run=dry_run, validation=validation, warnings=warnings)
+            self._send_obj(req, neg, obj, warnings=warnings)
         elif m == "PATCH":
             self._verb(rt, "patch", sub)
             neg = self._negotiate(req, meta=True)
@@ -684,11 +865,13 @@ class ApiServer:
             if force and patch_type != "apply":
                 raise ApiError.bad_request("force is only allowed for apply patches")
             existed = patch_type == "apply" and self._exists(rt, namespace, name)
+            validation = check_field_validation(req.q("fieldValidation"), "PatchOptions")
+            warnings = []
             obj = self.store.patch(rt, namespace, name, patch_type, req.body, subresource=sub,
                                    manager=req.manager if patch_type != "apply" else req.q("fieldManager"),
-                                   force=force, dry_run=dry_run)
+                                   force=force, dry_run=dry_run, validation=validation, warnings=warnings)
             code = 201 if patch_type == "apply" and not existed else 200
-            self._send_obj(req, neg, self._transform(req, neg, rt, [obj], "", single=True), code)
+            self._send_obj(req, neg, self._transform(req, neg, rt, [obj], "", single=True), code, warnings)
         elif m == "DELETE":
             self._verb(rt, "delete", sub)
             if sub:
@@ -696,8 +879,8 @@ class ApiServer:
                                "resource")
             neg = self._negotiate(req)
             options = self._delete_options(req)
-            obj, removed = self.store.delete(rt, namespace, name, options, req.q("dryRun") == "All")
-            if removed and rt.storage_key != ("", "pods"):
+            obj, removed = self.store.delete(rt, namespace, name, options, req.dry_run("DeleteOptions"))
+            if removed and rt.storage_key not in _RETURNS_DELETED:
                 details: dict[str, Any] = {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")}
                 if rt.group:
                     details["group"] = rt.group
@@ -760,11 +943,9 @@ class ApiServer:
                 raise ApiError.bad_request(f"error decoding DeleteOptions: {exc}") from None
             if not isinstance(options, dict):
                 raise ApiError.bad_request("DeleteOptions must be an object")
-        if req.q("gracePeriodSeconds"):
-            try:
-                options["gracePeriodSeconds"] = int(req.q("gracePeriodSeconds"))
-            except ValueError:
-                raise ApiError.bad_request("gracePeriodSeconds must be an integer") from None
+        grace = req.int_param("gracePeriodSeconds")
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
         if req.q("propagationPolicy"):
             options["propagationPolicy"] = req.q("propagationPolicy")
         if req.q("orphanDependents"):
@@ -777,8 +958,8 @@ class ApiServer:
             raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: '
                            f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", '
                            f'"nil"')
-        if "dryRun" in options and options["dryRun"] == ["All"]:
-            req.query["dryRun"] = ["All"]
+        if isinstance(options.get("dryRun"), list) and options["dryRun"]:
+            req.query["dryRun"] = [str(v) for v in options["dryRun"]]
         return options
 
     # ------------------------------------------------------------------ lists and transforms
@@ -809,10 +990,7 @@ class ApiServer:
             raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
                            "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided")
         labels, fields = parse_selectors(req.q("labelSelector"), req.q("fieldSelector"))
-        try:
-            limit = int(req.q("limit") or 0)
-        except ValueError:
-            raise ApiError.bad_request("limit must be an integer") from None
+        limit = req.int_param("limit") or 0
         items, rv, token, remaining = self.store.list_objects(rt, namespace, labels, fields, max(limit, 0),
                                                       req.q("continue"))
         if neg.transform is None and neg.format == "json" and not neg.pretty:  # from cached per-object bytes
@@ -849,9 +1027,12 @@ class ApiServer:
         include = req.q("includeObject") or "Metadata"
         if include not in ("None", "Metadata", "Object"):
             raise ApiError.bad_request(f"unrecognized includeObject value: {include!r}")
+        crd = self._crd_of(rt) if rt.custom else None
         rows = []
-        for item in items:
-            row: dict[str, Any] = {"cells": [item["metadata"]["name"], _age(item)]}
+        for item, (cells, conditions) in zip(items, table_cells(rt, items, crd), strict=True):
+            row: dict[str, Any] = {"cells": cells}
+            if conditions:
+                row["conditions"] = conditions
             if include == "Object":
                 row["object"] = item
             elif include == "Metadata":
@@ -860,18 +1041,14 @@ class ApiServer:
             rows.append(row)
         table: Obj = {"kind": "Table", "apiVersion": meta_api, "metadata": {"resourceVersion": rv}}
         if columns:
-            table["columnDefinitions"] = [
-                {"name": "Name", "type": "string", "format": "name", "priority": 0,
-                 "description": "Name must be unique within a namespace. More info: "
-                                "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"},
-                {"name": "Age", "type": "string", "format": "", "priority": 0,
-                 "description": "CreationTimestamp is a timestamp representing the server time when this object "
-                                "was created."},
-            ]
+            table["columnDefinitions"] = table_columns(rt, crd)
         table["rows"] = rows
         if single:
             table["metadata"] = {"resourceVersion": items[0]["metadata"].get("resourceVersion", "")}
         return table
+
+    def _crd_of(self, rt: ResourceType) -> Obj | None:
+        return self.store.data.get(CRD_KEY, {}).get(("", f"{rt.plural}.{rt.group}"))
 
     # ------------------------------------------------------------------ watch
 
@@ -902,10 +1079,7 @@ class ApiServer:
                 since = int(rv_param)
             except ValueError:
                 raise ApiError.bad_request(f"invalid resource version: {rv_param}") from None
-        try:
-            timeout = float(req.q("timeoutSeconds") or 1800)
-        except ValueError:
-            raise ApiError.bad_request("timeoutSeconds must be an integer") from None
+        timeout = req.int_param("timeoutSeconds") or 1800  # kube picks 30-60 minutes for 0 or none
         deadline = time.monotonic() + timeout
         h = req.h
         h.send_response(200)
@@ -914,7 +1088,7 @@ class ApiServer:
         h.send_header("Cache-Control", "no-cache, private")
         h.end_headers()
         h.wfile.flush()
-        stream = _WatchStream(self, req, neg, rt)
+        stream = WatchStream(self, req, neg, rt, labels, fields, deadline=deadline, bookmarks=bookmarks)
         watcher: Watcher | None = None
         try:
             with self.store.lock:
@@ -925,6 +1099,7 @@ class ApiServer:
                     stream.flush()
                     raise _EndStream from None  # kube-apiserver ends the stream after an ERROR event
                 snapshot = self.store.snapshot(rt, namespace)[0] if initial else []
+            stream.watcher = watcher
             if initial and since is not None and since > current:
                 current = since
             for obj in snapshot:
@@ -933,35 +1108,20 @@ class ApiServer:
             if initial and bookmarks:
                 stream.bookmark(str(current), initial_end=True)
             for event in replay:
-                stream.event(event, labels, fields)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    item = watcher.events.get_nowait()
-                except queue.Empty:
-                    # like kube-apiserver, flush only when no event is waiting: a burst goes out in few writes
-                    stream.flush()
-                    try:
-                        item = watcher.events.get(timeout=min(remaining, 0.25))
-                    except queue.Empty:
-                        if stream.closed_by_peer():
-                            return
-                        if bookmarks and time.monotonic() - stream.last_sent >= self.bookmark_interval:
-                            with self.store.lock:
-                                rv = str(self.store.rv) if watcher.events.empty() else ""
-                            if rv:
-                                stream.bookmark(rv)
-                        continue
-                if item is None:
-                    break
-                stream.event(item, labels, fields)
+                stream.event(event)
             stream.flush()
+            hub, httpd = self._hub, self._httpd
+            if hub is not None and httpd is not None:
+                httpd.detach(h.connection)
+                if hub.adopt(stream):  # the hub writes the rest, and ends the stream
+                    watcher = None
+                    h.close_connection = True
+                    return
+                httpd.detach(h.connection, -1)
         except _EndStream:
             pass
-        except _CutHere:
-            if not (h.cut and h.cut.end_stream):
+        except CutHere:
+            if not (stream.cut and stream.cut.end_stream):
                 h.close_connection = True
                 return
         except (BrokenPipeError, ConnectionResetError, OSError):
@@ -975,175 +1135,3 @@ class ApiServer:
             h.wfile.flush()
         except OSError:
             h.close_connection = True
-
-
-def send_all(conn: socket.socket, parts: list[bytes | memoryview]) -> None:
-    """Write ``parts`` in order: gathered by sendmsg on a plain socket (no copy), joined for TLS."""
-    if isinstance(conn, ssl.SSLSocket):
-        conn.sendall(b"".join(parts))
-        return
-    views = [memoryview(p) for p in parts if p]
-    while views:
-        sent = conn.sendmsg(views[:_IOV_MAX])
-        done = 0
-        while done < len(views) and sent >= len(views[done]):
-            sent -= len(views[done])
-            done += 1
-        del views[:done]
-        if sent:
-            views[0] = views[0][sent:]
-
-
-_IOV_MAX = 1024  # the most buffers one sendmsg may take on Linux
-_GO_CHUNKING_BUFFER = 2048  # net/http's bufferBeforeChunkingSize
-
-
-def _split_parts(parts: Sequence[bytes | memoryview], n: int) -> tuple[list[bytes | memoryview],
-                                                                      list[bytes | memoryview]]:
-    """The first ``n`` bytes of ``parts`` and the rest, as views (nothing copied)."""
-    for i, part in enumerate(parts):
-        if n <= len(part):
-            view = memoryview(part)
-            return [*parts[:i], view[:n]], [view[n:], *parts[i + 1:]]
-        n -= len(part)
-    return list(parts), []
-
-
-def closed_by_peer(conn: socket.socket) -> bool:
-    """Whether the client hung up (peeks at the raw socket; TLS sockets cannot peek)."""
-    try:
-        readable, _, _ = select.select([conn], [], [], 0)
-        if not readable:
-            return False
-        if isinstance(conn, ssl.SSLSocket):
-            with socket.socket(conn.family, conn.type, fileno=os.dup(conn.fileno())) as raw:
-                return raw.recv(1, socket.MSG_PEEK) == b""
-        return conn.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
-
-
-class _WatchStream:
-    """Writes watch events in the negotiated encoding as HTTP chunks."""
-
-    def __init__(self, server: ApiServer, req: _Request, neg: Negotiated, rt: ResourceType) -> None:
-        self.server = server
-        self.req = req
-        self.neg = neg
-        self.rt = rt
-        self.first_table = True
-        self.last_sent = time.monotonic()
-        self.sent = 0
-        self._pending: list[bytes | memoryview] = []  # whole chunks, not yet written to the socket
-        self._size = 0
-        self._buffer: list[bytes | memoryview] = []  # Go's response buffer: not yet a chunk
-        self._buffered = 0
-
-    def closed_by_peer(self) -> bool:
-        return closed_by_peer(self.req.h.connection)
-
-    def _chunk(self, *parts: bytes) -> None:
-        """Write one event's bytes (in parts) the way Go's HTTP/1.1 server chunks them.
-
-        Go puts a 2 KiB buffer in front of the chunk writer and its watch framer writes a protobuf
-        frame's 4-byte length and its body separately, so a large event goes out as two chunks (the
-        buffer topped up to 2 KiB, then the rest directly) while small events share 2 KiB chunks.
-        """
-        cut = self.req.h.cut
-        if cut is not None and self.sent >= cut.after_events:
-            data = b"".join(parts)
-            self._write([data[: len(data) // 2]])
-            self.flush()
-            raise _CutHere
-        if self.neg.format == "protobuf":
-            first = memoryview(parts[0])
-            self._write([first[:4]])
-            self._write([first[4:], *parts[1:]])
-        else:
-            self._write(parts)
-        self.sent += 1
-        if self._size >= 65536:  # many chunks, one system call
-            self._send()
-
-    def _write(self, parts: Sequence[bytes | memoryview]) -> None:
-        """One Write of ``parts`` (as if joined, without joining them) to Go's buffered response writer."""
-        size = sum(map(len, parts))
-        room = _GO_CHUNKING_BUFFER - self._buffered
-        if size <= room:
-            self._buffer += parts
-            self._buffered += size
-            return
-        if self._buffered:
-            head, parts = _split_parts(parts, room)
-            self._buffer += head
-            self._emit(self._buffer, _GO_CHUNKING_BUFFER)
-            self._buffer, self._buffered = [], 0
-            size -= room
-        if size > _GO_CHUNKING_BUFFER:
-            self._emit(list(parts), size)
-        else:
-            self._buffer, self._buffered = list(parts), size
-
-    def _emit(self, pieces: list[bytes | memoryview], size: int) -> None:
-        self._pending += [b"%x\r\n" % size, *pieces, b"\r\n"]
-        self._size += size
-
-    def _send(self) -> None:
-        if self._pending:
-            send_all(self.req.h.connection, self._pending)
-            self._pending = []
-            self._size = 0
-            self.last_sent = time.monotonic()
-
-    def flush(self) -> None:
-        """Go's Flush: the buffered bytes become a chunk, and everything goes out."""
-        if self._buffered:
-            self._emit(self._buffer, self._buffered)
-            self._buffer, self._buffered = [], 0
-        self._send()
-
-    def send(self, type_: str, obj: Obj, raw: bool = False, stored: bool = True) -> None:
-        """Write one event; ``stored`` says ``obj`` is a stored object exactly (its protobuf is cached)."""
-        if not raw and self.neg.transform is not None and type_ != "BOOKMARK":
-            obj = self.server._transform(self.req, self.neg, self.rt, [obj], "", single=True,
-                                         columns=self.first_table)
-            if self.neg.transform == "Table":
-                self.first_table = False
-        if self.neg.format == "protobuf":
-            if stored and not raw and self.neg.transform is None:
-                self._chunk(*self.server._protobuf_frame(type_, obj))
-            else:
-                self._chunk(watch_frame(type_, self.server._protobuf(obj)))
-        elif stored and not raw and self.neg.transform is None:
-            self._chunk(self.server._json_cache.watch_line(type_, obj))
-        else:
-            self._chunk(json.dumps({"type": type_, "object": obj}, separators=(",", ":"),
-                                   ensure_ascii=False).encode() + b"\n")
-
-    def bookmark(self, rv: str, initial_end: bool = False) -> None:
-        meta: dict[str, Any] = {"resourceVersion": rv}
-        if initial_end:
-            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        kind, api_version = self.rt.kind, self.rt.api_version
-        if self.neg.transform == "PartialObjectMetadata":
-            kind, api_version = "PartialObjectMetadata", f"meta.k8s.io/{self.neg.transform_version}"
-        self.send("BOOKMARK", {"kind": kind, "apiVersion": api_version, "metadata": meta}, stored=False)
-        self.flush()
-
-    def event(self, event: Any, labels: Any, fields: Any) -> None:
-        rt = self.rt
-        shared = self.server.store.shared
-        obj = shared(rt, event.obj)
-        now = matches(rt, obj, labels, fields)
-        if event.type == "MODIFIED":
-            before = matches(rt, event.old, labels, fields)
-            if now and not before:
-                self.send("ADDED", obj)
-            elif before and not now:
-                old = {**shared(rt, event.old)}  # a top-level copy: its metadata is replaced
-                old["metadata"] = {**old["metadata"], "resourceVersion": obj["metadata"]["resourceVersion"]}
-                self.send("DELETED", old, stored=False)  # old content under the new resourceVersion
-            elif now:
-                self.send("MODIFIED", obj)
-        elif now:
-            self.send(event.type, obj)

@@ -29,9 +29,20 @@ from k8spb._codec import PROTOBUF, decode, encode
 from k8spb._errors import DecodeError, EncodeError
 from k8spb._schema import _json_copy
 from k8spb.testing._crd import CRD_KEY, CustomSchema, crd_status, crd_types, normalize_custom, validate_crd
-from k8spb.testing._fieldsets import ApplyConflict, FieldSet, ManagedFieldsError, apply, update_managed_fields
+from k8spb.testing._defaults import ServiceIPs, admit, keep_allocations, qos_class, set_defaults
+from k8spb.testing._fieldsets import (
+    ApplyConflict,
+    FieldSet,
+    ManagedFieldsError,
+    apply,
+    compare_fields,
+    to_field_set,
+    update_managed_fields,
+)
+from k8spb.testing._fieldvalidation import strip_unknown, unknown_field_error
 from k8spb.testing._gc import FOREGROUND, ORPHAN, GarbageCollector
 from k8spb.testing._modelschema import schema_for
+from k8spb.testing._namespaces import NamespaceController, check_deletable, check_not_terminating
 from k8spb.testing._patch import (
     PatchError,
     apply_json_patch,
@@ -41,6 +52,7 @@ from k8spb.testing._patch import (
 )
 from k8spb.testing._resources import ApiError, Resources, ResourceType
 from k8spb.testing._selectors import FieldSelector, LabelSelector, SelectorError
+from k8spb.testing._validation import validate_metadata
 
 __all__ = ["Event", "Store", "Watcher", "now_rfc3339"]
 
@@ -48,6 +60,10 @@ Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
 
 MAX_LOG = 100_000
+"""Events the log keeps at most (watches from an older resourceVersion get 410)."""
+MAX_LOG_BYTES = 256 << 20
+"""JSON bytes of the logged objects the log keeps at most (objects of 10 KiB would reach 1 GiB by count)."""
+_json_size = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 # per (group, plural): selectable fields beyond metadata.name/namespace -> JSON path
@@ -90,6 +106,8 @@ class Event:
     type: str
     obj: Obj
     old: Obj | None = None
+    size: int = 0
+    """The JSON size of ``obj``: what the log is capped by."""
 
     namespace: str = field(init=False)
 
@@ -108,6 +126,14 @@ class Watcher:
     storage_key: tuple[str, str]
     namespace: str
     events: queue.SimpleQueue[Event | None] = field(default_factory=queue.SimpleQueue)
+    wake: Callable[[], None] | None = None
+    """Called after each item is queued (by the thread that writes the watch's stream)."""
+
+    def push(self, item: Event | None) -> None:
+        """Queue an event (None: end the watch)."""
+        self.events.put(item)
+        if self.wake is not None:
+            self.wake()
 
     def wants(self, event: Event) -> bool:
         return event.storage_key == self.storage_key and (not self.namespace or event.namespace == self.namespace)
@@ -162,12 +188,26 @@ def matches(rt: ResourceType, obj: Obj | None, labels: LabelSelector, fields: Fi
     return fields.empty or fields.matches(selectable_fields(rt, obj))
 
 
-def normalize(rt: ResourceType, doc: Obj) -> Obj:
-    """The object as the server stores it: through the typed model, unknown fields dropped."""
+_BASE64_MAPS = {("", "secrets"): "data", ("", "configmaps"): "binaryData"}
+
+
+def normalize(rt: ResourceType, doc: Obj, validation: str = "Ignore", warnings: list[str] | None = None) -> Obj:
+    """The object as the server stores it: through the typed model, unknown fields dropped as
+    ``validation`` says (``Strict``: 400; ``Warn``: a message added to ``warnings``)."""
     if rt.custom:
         return normalize_custom(rt, doc)
     cls = rt.model
     body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}
+    body, unknown = strip_unknown(cls, body)
+    if unknown:
+        if validation == "Strict":
+            raise unknown_field_error(unknown)
+        if validation == "Warn" and warnings is not None:
+            warnings.extend(f'unknown field "{path}"' for path in unknown)
+    field = _BASE64_MAPS.get(rt.storage_key)
+    if field and isinstance(body.get(field), dict):  # Go's base64 decoder skips line breaks
+        body[field] = {k: v.replace("\r", "").replace("\n", "") if isinstance(v, str) else v
+                       for k, v in body[field].items()}
     try:
         model = cls._from_json_dict(body, rt.kind)
         out = decode(encode(model, PROTOBUF), PROTOBUF, into=cls).to_dict()
@@ -189,27 +229,37 @@ def encode_continue(rv: int, start: str) -> str:
 
 
 def decode_continue(token: str) -> tuple[int, str]:
+    """(resourceVersion, start key) of a continue token; 400 for anything but a positive int64 and a string."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return int(data["rv"]), str(data["start"])
+        rv, start = data["rv"], data["start"]
     except (ValueError, KeyError, TypeError, binascii.Error):
+        rv, start = None, None
+    if type(rv) is not int or not 0 < rv < 1 << 63 or not isinstance(start, str):
         raise ApiError.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
-                                   "(version meta.k8s.io/v1)") from None
+                                   "(version meta.k8s.io/v1)")
+    return rv, start
 
 
 class Store:
     """In-memory objects of every built-in resource, with watches."""
 
-    def __init__(self, resources: Resources) -> None:
+    def __init__(self, resources: Resources, *, max_log: int = MAX_LOG, max_log_bytes: int = MAX_LOG_BYTES,
+                 root_ca: str = "") -> None:
         self.resources = resources
         self.lock = threading.RLock()
         self.rv = 1
         self.compacted = 0
         self.data: dict[tuple[str, str], dict[Key, Obj]] = {}
         self.log: list[Event] = []
+        self.log_bytes = 0
+        self.max_log, self.max_log_bytes = max_log, max_log_bytes
         self.watchers: set[Watcher] = set()
         self.timers: list[threading.Timer] = []
         self.gc = GarbageCollector(self)
+        self.namespaces = NamespaceController(self)
+        self.service_ips = ServiceIPs()
+        self.root_ca = root_ca
         ns = resources.get("", "v1", "namespaces")
         assert ns is not None
         for name in SYSTEM_NAMESPACES:
@@ -225,18 +275,31 @@ class Store:
         return self.rv
 
     def _emit(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None = None) -> None:
-        event = Event(int(obj["metadata"]["resourceVersion"]), rt.storage_key, type_, obj, old)
+        event = Event(int(obj["metadata"]["resourceVersion"]), rt.storage_key, type_, obj, old,
+                      len(_json_size(obj)))
         self.log.append(event)
-        if len(self.log) > MAX_LOG:
-            dropped = self.log[: len(self.log) - MAX_LOG]
-            del self.log[: len(dropped)]
-            self.compacted = max(self.compacted, dropped[-1].rv)
+        self.log_bytes += event.size
+        if len(self.log) > self.max_log or self.log_bytes > self.max_log_bytes:
+            self._trim_log()
         for w in list(self.watchers):
             if w.wants(event):
-                w.events.put(event)
+                w.push(event)
         if rt.storage_key == CRD_KEY:
             self._crd_changed(type_, obj)
         self.gc.observe(rt, type_, obj, old)
+        self.namespaces.observe(rt, type_, obj)
+
+    def _trim_log(self) -> None:
+        """Drop the oldest events down to 90% of both caps (at once, so the list is not shifted per write)."""
+        count_goal, bytes_goal = self.max_log * 9 // 10, self.max_log_bytes * 9 // 10
+        drop, size = 0, self.log_bytes
+        while drop < len(self.log) and (len(self.log) - drop > count_goal or size > bytes_goal):
+            size -= self.log[drop].size
+            drop += 1
+        if drop:
+            self.compacted = max(self.compacted, self.log[drop - 1].rv)
+            del self.log[:drop]
+            self.log_bytes = size
 
     def _crd_changed(self, type_: str, crd: Obj) -> None:
         """Serve (or stop serving) a CRD's resources; deleting it deletes its objects."""
@@ -250,7 +313,7 @@ class Store:
                 self.data.pop(old.storage_key, None)
                 for w in list(self.watchers):
                     if w.storage_key == old.storage_key:
-                        w.events.put(None)
+                        w.push(None)
                         self.watchers.discard(w)
             self.resources.set_custom(group, plural, [])
         else:
@@ -321,9 +384,14 @@ class Store:
     # ------------------------------------------------------------------ writes
 
     def create(self, rt: ResourceType, namespace: str, body: Obj, *, manager: str = "", dry_run: bool = False,
-               managed_fields: list[Any] | None = None) -> Obj:
-        """Store a new object; ``managed_fields`` (from server-side apply) replace the recorded ones."""
-        obj = normalize(rt, body)
+               managed_fields: list[Any] | None = None, validation: str = "Ignore",
+               warnings: list[str] | None = None) -> Obj:
+        """Store a new object; ``managed_fields`` (from server-side apply) replace the recorded ones.
+
+        Defaults are set before the managed fields are recorded (the writer owns them), admission's
+        additions after (nobody owns them), as kube-apiserver does.
+        """
+        obj = normalize(rt, body, validation, warnings)
         meta = _meta(obj)
         if rt.storage_key == CRD_KEY:
             validate_crd(obj, rt)
@@ -339,13 +407,16 @@ class Store:
                 prefix = meta.get("generateName")
                 if not prefix:
                     raise ApiError.invalid(rt, "", [("FieldValueRequired", "metadata.name",
-                                                     "name or generateName is required")])
+                                                     "Required value: name or generateName is required")])
                 while True:
                     meta["name"] = prefix + uuid.uuid4().hex[:5]
                     if self._key(rt, namespace, meta["name"]) not in self._bucket(rt):
                         break
             name = meta["name"]
+            validate_metadata(rt, obj)
             self._check_namespace(rt, namespace)
+            if rt.namespaced:
+                check_not_terminating(self, rt, namespace, name)
             key = self._key(rt, namespace, name)
             if key in self._bucket(rt):
                 details: dict[str, Any] = {"name": name, "kind": rt.plural}
@@ -363,24 +434,30 @@ class Store:
                 meta.pop("generation", None)
             if rt.has_status:
                 obj.pop("status", None)  # a reset field: never owned through the main resource
+            if not rt.custom:
+                set_defaults(rt.storage_key, obj)
             if managed_fields:
                 meta["managedFields"] = managed_fields
             elif manager and "managedFields" not in meta:
                 self._record(rt, None, obj, manager)
-            self._defaults(rt, obj)
-            if dry_run:
-                meta["resourceVersion"] = str(self.rv)
+            self._admit(rt, obj)
+            if dry_run:  # never stored: no resourceVersion
                 return self.served(rt, obj)
             meta["resourceVersion"] = str(self._next_rv())
             self._bucket(rt)[key] = obj
             self._emit(rt, "ADDED", obj)
+            if rt.storage_key == ("", "namespaces"):
+                self._namespace_added(name)
             return self.served(rt, obj)
 
-    def _defaults(self, rt: ResourceType, obj: Obj) -> None:
-        if rt.has_status:
-            obj.pop("status", None)
+    def _admit(self, rt: ResourceType, obj: Obj) -> None:
+        """What admission plugins and registry strategies add to a new object (owned by nobody)."""
+        if not rt.custom:
+            admit(rt.storage_key, obj, ips=self.service_ips, service_accounts=self._service_account)
+            if rt.has_status:
+                obj.setdefault("status", {})  # Go writes an empty status struct, never omits it
         if rt.storage_key == ("", "pods"):
-            obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+            obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
         elif rt.storage_key == CRD_KEY:
             obj["status"] = crd_status(obj)
         elif rt.storage_key == ("", "namespaces"):
@@ -389,10 +466,28 @@ class Store:
             obj["spec"] = {"finalizers": ["kubernetes"]}
             obj["status"] = {"phase": "Active"}
 
-    def _record(self, rt: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = "") -> None:
+    def _service_account(self, namespace: str, name: str) -> Obj | None:
+        return self.data.get(("", "serviceaccounts"), {}).get((namespace, name))
+
+    def _namespace_added(self, namespace: str) -> None:
+        """What kube-controller-manager creates in every new namespace: its ``default`` ServiceAccount and
+        the ``kube-root-ca.crt`` ConfigMap (with the cluster's CA, when it has one)."""
+        accounts, configmaps = self.resources.get("", "v1", "serviceaccounts"), self.resources.get("", "v1",
+                                                                                                  "configmaps")
+        assert accounts is not None and configmaps is not None
+        self.create(accounts, namespace, {"metadata": {"name": "default"}}, manager="kube-controller-manager")
+        self.create(configmaps, namespace, {"metadata": {"name": "kube-root-ca.crt"},
+                                            "data": {"ca.crt": self.root_ca}}, manager="kube-controller-manager")
+
+    def _record(self, rt: ResourceType, old: Obj | None, new: Obj, manager: str, subresource: str = "",
+                managed_fields: list[Any] | None = None) -> None:
+        ignored = None  # the fields the endpoint resets are never owned through it
+        if rt.has_status:
+            ignored = FieldSet([("f:spec",)]) if subresource == "status" else FieldSet([("f:status",)])
         try:
-            managed = update_managed_fields(old, new, manager, api_version=rt.api_version, subresource=subresource,
-                                            schema=schema_of(rt), now=now_rfc3339())
+            managed = update_managed_fields(old, new, manager, managed_fields=managed_fields,
+                                            api_version=rt.api_version, subresource=subresource,
+                                            schema=schema_of(rt), now=now_rfc3339(), ignored=ignored)
         except ManagedFieldsError:
             return
         if managed:
@@ -401,8 +496,9 @@ class Store:
             new["metadata"].pop("managedFields", None)
 
     def update(self, rt: ResourceType, namespace: str, name: str, body: Obj, *, subresource: str = "",
-               manager: str = "", dry_run: bool = False) -> Obj:
-        new = normalize(rt, body)
+               manager: str = "", dry_run: bool = False, validation: str = "Ignore",
+               warnings: list[str] | None = None) -> Obj:
+        new = normalize(rt, body, validation, warnings)
         meta = _meta(new)
         if meta.get("name") not in (None, name):
             raise ApiError.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on "
@@ -451,6 +547,11 @@ class Store:
                 meta.pop(k, None)
         if rt.storage_key == CRD_KEY and subresource != "status":
             validate_crd(new, rt)
+        if not rt.custom:
+            set_defaults(rt.storage_key, new)
+            if rt.storage_key == ("", "services"):
+                keep_allocations(new, old)
+        validate_metadata(rt, new, check_name=False)
         if old_meta.get("deletionTimestamp"):
             added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
             if added:
@@ -466,16 +567,20 @@ class Store:
             meta.pop("generation", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if manager and not managed_done:
-            meta.pop("managedFields", None)
-            meta["managedFields"] = copy.deepcopy(old_meta.get("managedFields", []))
-            self._record(rt, old, new, manager, subresource)
+            sent = meta.pop("managedFields", None)
+            base = old_meta.get("managedFields", [])
+            if sent and sent != base and not subresource and _decodable(sent):  # a client may set them outright
+                base = sent
+            meta["managedFields"] = copy.deepcopy(base)
+            self._record(rt, old, new, manager, subresource, managed_fields=base)
         if not meta.get("finalizers"):
             meta.pop("finalizers", None)
         if json_equal(_without_times(new), _without_times(old)):
             return self.served(rt, old)
         if dry_run:
             return self.served(rt, new)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._grace_pending(old):
+        if (meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._grace_pending(old)
+                and rt.storage_key != ("", "namespaces")):  # a namespace goes when its controller says
             return self._remove(rt, old, new)
         meta["resourceVersion"] = str(self._next_rv())
         self._bucket(rt)[self._key(rt, meta.get("namespace", ""), name)] = new
@@ -487,7 +592,8 @@ class Store:
         return bool(meta.get("deletionGracePeriodSeconds")) and meta.get("deletionTimestamp", "") > now_rfc3339()
 
     def patch(self, rt: ResourceType, namespace: str, name: str, patch_type: str, body: bytes, *,
-              subresource: str = "", manager: str = "", force: bool = False, dry_run: bool = False) -> Obj:
+              subresource: str = "", manager: str = "", force: bool = False, dry_run: bool = False,
+              validation: str = "Ignore", warnings: list[str] | None = None) -> Obj:
         from k8spb._codec._document import load_json, load_yaml_documents
 
         try:
@@ -524,7 +630,7 @@ class Store:
             same_rv = _meta(result).get("resourceVersion") == old["metadata"]["resourceVersion"]
             if not sets_rv and (patch_type != "json" or same_rv):
                 _meta(result).pop("resourceVersion", None)
-            new = normalize(rt, result)
+            new = normalize(rt, result, validation, warnings)
             return self._write(rt, old, new, subresource=subresource, manager=manager, dry_run=dry_run)
 
     def _apply(self, rt: ResourceType, namespace: str, name: str, old: Obj | None, patch: Any, manager: str,
@@ -541,6 +647,12 @@ class Store:
         if meta.get("name") not in (None, name):
             raise ApiError.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on "
                                        f"the URL ({name})")
+        if not rt.custom:
+            _, unknown = strip_unknown(rt.model, patch, apply=True)
+            if unknown:
+                group = f"{rt.group}/{rt.version}" if rt.group else f"/{rt.version}"
+                raise ApiError(500, "InternalError", f"failed to create typed patch object ({group}, Kind={rt.kind}; "
+                               f"{namespace}/{name}): {unknown[0]}: field not declared in schema")
         applied = normalize(rt, patch)
         if rt.namespaced:
             applied["metadata"]["namespace"] = namespace
@@ -550,13 +662,18 @@ class Store:
         if subresource == "status":
             ignored = FieldSet([("f:spec",)])
         live = self.served(rt, old) if old is not None else None
+        takeover = manager == "kubectl" and live is not None and bool(_last_applied(live))
         try:
             merged, _ = apply(live, applied, manager, None, force, schema, api_version=rt.api_version,
-                              subresource=subresource, now=now_rfc3339(), ignored=ignored)
+                              subresource=subresource, now=now_rfc3339(), ignored=ignored,
+                              allowed=_last_applied_fields(live, schema) if takeover and live is not None else None)
         except ApplyConflict as exc:
             raise ApiError(409, "Conflict", exc.message, {"causes": exc.causes}) from None
         except ManagedFieldsError as exc:
             raise ApiError(500, "InternalError", f"failed to create typed patch object: {exc}") from None
+        if takeover:  # kube's lastAppliedUpdater: kubectl's server-side apply keeps the annotation current
+            annotations = merged["metadata"].setdefault("annotations", {})
+            annotations[LAST_APPLIED] = _last_applied_value(patch)
         if old is None:
             if subresource:
                 raise ApiError.not_found(rt, name)
@@ -576,6 +693,8 @@ class Store:
             old = self._bucket(rt).get(key)
             if old is None:
                 raise ApiError.not_found(rt, name)
+            if rt.storage_key == ("", "namespaces"):
+                check_deletable(name)
             meta = old["metadata"]
             pre = options.get("preconditions") or {}
             for field_name, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
@@ -589,8 +708,8 @@ class Store:
             finalizers_changed = _gc_finalizers(new_meta, options)
             if dry_run:
                 return self.served(rt, old), False
-            if rt.storage_key == ("", "namespaces"):
-                self._delete_namespace_contents(name)
+            if rt.storage_key == ("", "namespaces") and (old.get("spec") or {}).get("finalizers"):
+                return self._terminate_namespace(rt, old, new, options), False
             grace = options.get("gracePeriodSeconds")
             pending_grace = (rt.storage_key == ("", "pods") and (grace is None or grace > 0)
                              and bool(_dig(old, ("spec", "nodeName"))))
@@ -615,6 +734,8 @@ class Store:
 
     def _remove(self, rt: ResourceType, old: Obj, new: Obj) -> Obj:
         meta = new["metadata"]
+        if rt.storage_key == ("", "services"):
+            self.service_ips.release(old)
         meta["resourceVersion"] = str(self._next_rv())
         self._bucket(rt).pop(self._key(rt, meta.get("namespace", ""), meta["name"]), None)
         self._emit(rt, "DELETED", new, old)
@@ -633,13 +754,25 @@ class Store:
                 return
             self._remove(rt, obj, copy.deepcopy(obj))
 
-    def _delete_namespace_contents(self, namespace: str) -> None:
-        for rt in self._storage_types():
-            if not rt.namespaced:
-                continue
-            for key, obj in sorted(self._bucket(rt).items()):
-                if key[0] == namespace and self._bucket(rt).get(key) is obj:  # not already collected
-                    self._remove(rt, obj, copy.deepcopy(obj))
+    def _terminate_namespace(self, rt: ResourceType, old: Obj, new: Obj, options: dict[str, Any]) -> Obj:
+        """The namespace storage's delete: mark it Terminating (once); its controller does the rest."""
+        meta = new["metadata"]
+        name = meta["name"]
+        if old["metadata"].get("deletionTimestamp"):
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on namespaces "{name}": The system is '
+                           "ensuring all content is removed from this namespace.  Upon completion, this namespace "
+                           "will automatically be purged by the system.", {"name": name, "kind": "namespaces"})
+        meta["finalizers"] = [f for f in old["metadata"].get("finalizers") or ()
+                              if not (f == ORPHAN and options.get("orphanDependents") is False)]
+        if not meta["finalizers"]:
+            del meta["finalizers"]
+        meta.pop("deletionGracePeriodSeconds", None)
+        meta["deletionTimestamp"] = now_rfc3339()
+        new.setdefault("status", {})["phase"] = "Terminating"
+        meta["resourceVersion"] = str(self._next_rv())
+        self._bucket(rt)[self._key(rt, "", name)] = new
+        self._emit(rt, "MODIFIED", new, old)
+        return self.served(rt, new)
 
     def _storage_types(self) -> list[ResourceType]:
         seen: dict[tuple[str, str], ResourceType] = {}
@@ -699,19 +832,74 @@ class Store:
                     continue
                 if namespace is not None and w.namespace != namespace:
                     continue
-                w.events.put(None)
+                w.push(None)
                 self.watchers.discard(w)
 
     def compact(self) -> int:
         with self.lock:
             self.compacted = self.rv
-            self.log.clear()
+            self.log = []
+            self.log_bytes = 0
             return self.compacted
 
     def close(self) -> None:
         for t in self.timers:
             t.cancel()
         self.drop_watches()
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _last_applied(obj: Obj) -> Any:
+    """The object's client-side apply configuration (decoded), or None."""
+    text = ((obj.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _last_applied_fields(live: Obj, schema: Any) -> FieldSet | None:
+    """kube's allowedConflictsFromLastApplied: the fields of the last client-side apply that still hold
+    the values it set (a server-side apply by kubectl may take those over)."""
+    applied = _last_applied(live)
+    if applied is None:
+        return None
+    try:
+        fields = to_field_set(applied, schema)
+        added, modified, removed = compare_fields(applied, {k: v for k, v in live.items() if k != "status"}, schema)
+    except ManagedFieldsError:
+        return None
+    return fields - added - modified - removed
+
+
+def _decodable(managed_fields: Any) -> bool:
+    """Whether managed fields sent by a client can be used (kube ignores ones it cannot decode)."""
+    if not isinstance(managed_fields, list):
+        return False
+    try:
+        for entry in managed_fields:
+            if not isinstance(entry, dict) or not entry.get("manager") or entry.get("fieldsType") != "FieldsV1":
+                return False
+            FieldSet.from_fields_v1(entry.get("fieldsV1"))
+    except ManagedFieldsError:
+        return False
+    return True
+
+
+def _last_applied_value(config: Obj) -> str:
+    """kube's buildLastApplied: the applied configuration without the annotation, as Go encodes it."""
+    config = _json_copy(config)
+    annotations = (config.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED, None)
+        if not annotations:
+            del config["metadata"]["annotations"]
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def _gc_finalizers(meta: dict[str, Any], options: dict[str, Any]) -> bool:

@@ -317,7 +317,7 @@ def _log(api: ApiServer, req: _Request, rt: ResourceType, namespace: str, name: 
 
 def _follow(api: ApiServer, req: _Request, namespace: str, name: str, uid: str, container: str, first: bytes,
             seen: int, generation: int, timestamps: bool, limit: int | None) -> None:
-    from k8spb.testing._server import closed_by_peer
+    from k8spb.testing._watch import closed_by_peer
 
     h = req.h
     sent = len(first)
