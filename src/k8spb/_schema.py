@@ -3,7 +3,9 @@
 A model instance has one of three sources:
 
 * a upb protobuf message (``_pb``): decoded from the wire; fields are materialised on first read;
-* a Kubernetes-JSON dict (``_json``): decoded from JSON/YAML; fields are converted on first read;
+* a Kubernetes-JSON dict (``_json``): decoded from JSON/YAML; fields are converted on first read. A
+  dict decoded from JSON bytes holds each value still encoded (a ``msgspec.Raw`` slice of the payload):
+  a value is parsed when its field is first read, objects one level at a time, as upb does for protobuf;
 * nothing: built by hand; every field lives in the instance ``__dict__``.
 
 A field read goes to the instance ``__dict__`` first (plain attribute speed); only a miss reaches the
@@ -28,6 +30,7 @@ from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any, ClassVar, TypeVar
 
+import msgspec
 from google.protobuf import descriptor_pool, message_factory
 
 from k8spb._errors import DecodeError, EncodeError
@@ -48,6 +51,14 @@ _first = itemgetter(0)
 _ZERO: dict[str, Any] = {"s": "", "i": 0, "b": False, "f": 0.0, "y": b""}
 
 M = TypeVar("M", bound="Model")
+
+Raw = msgspec.Raw
+"""A JSON value not parsed yet: a slice of the payload it came in (kept alive by it)."""
+_RAW_OBJECT = msgspec.json.Decoder(dict[str, Raw] | None)
+_RAW_OBJECTS = msgspec.json.Decoder(list[dict[str, Raw] | None] | None)
+_RAW_OBJECT_MAP = msgspec.json.Decoder(dict[str, dict[str, Raw] | None] | None)
+_RAW_PARSERS = {"": _RAW_OBJECT, "l": _RAW_OBJECTS, "m": _RAW_OBJECT_MAP}
+_RAW_NULL = Raw(b"null")
 
 
 def load_descriptor(serialized: bytes) -> Any:
@@ -163,19 +174,38 @@ def parse_duration(text: str) -> datetime.timedelta:
 
 
 def _json_copy(value: Any) -> Any:
-    """A deep copy of a JSON value (dicts, lists and scalars)."""
+    """A deep copy of a JSON value (dicts, lists and scalars); a value still encoded is parsed."""
     # Plain loops: no comprehension frame per level (deep documents) and no call per scalar.
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for k, v in value.items():
-            out[k] = _json_copy(v) if isinstance(v, (dict, list)) else v
+            out[k] = _json_copy(v) if isinstance(v, (dict, list, Raw)) else v
         return out
     if isinstance(value, list):
         items = []
         for v in value:
-            items.append(_json_copy(v) if isinstance(v, (dict, list)) else v)
+            items.append(_json_copy(v) if isinstance(v, (dict, list, Raw)) else v)
         return items
+    if value.__class__ is Raw:
+        return parse_raw(value, "")
     return value
+
+
+def parse_raw(raw: Raw, path: str, decoder: Any = None) -> Any:
+    """Parse a JSON value kept encoded (with ``decoder``, else into plain Python), as a DecodeError at ``path``."""
+    try:
+        return (decoder or msgspec.json).decode(raw)
+    except msgspec.ValidationError as exc:
+        if decoder is not None:  # not the shape the field wants: parse plainly, the field says what is wrong
+            return parse_raw(raw, path)
+        raise DecodeError(f"invalid JSON value: {exc}", path=path or None) from None  # a number out of range
+    except msgspec.DecodeError as exc:  # what the payload's first scan does not check: UTF-8
+        message = str(exc)
+        if message.startswith("Invalid UTF-8"):
+            message = "string is not valid UTF-8"
+        raise DecodeError(f"invalid JSON value: {message}", path=path or None) from None
+    except RecursionError:
+        raise DecodeError("nested too deeply", path=path or None) from None
 
 
 def _not_utf8(raw: bytes) -> DecodeError:
@@ -613,6 +643,7 @@ class Field:
         "leaf",
         "number",
         "owner",
+        "parser",
         "path",
         "prefix",
         "ref",
@@ -634,6 +665,8 @@ class Field:
         self.cls: type[Model] | None = None
         self.owner: type[Model] | None = None
         self.number = 0
+        # how a value kept encoded is parsed: objects of a model type one level deep, the rest plainly
+        self.parser: Any = _RAW_PARSERS.get(container) if kind == "m" else None
 
     def __repr__(self) -> str:
         return f"<Field {self.attr} json={self.key!r} proto={'.'.join(self.path)}>"
@@ -752,6 +785,10 @@ class Field:
     # JSON -> Python --------------------------------------------------------------------------------
 
     def from_json(self, raw: Any, path: str) -> Any:
+        if raw.__class__ is Raw:
+            raw = parse_raw(raw, path, self.parser)
+            if raw is None:
+                return None
         container = self.container
         if container == "":
             return self._one_from_json(raw, path)
@@ -1222,18 +1259,17 @@ class Model:
             by_key = schema.by_key
             for key, v in raw.items():
                 known = by_key.get(key)
-                if known is None:
-                    out[key] = _json_copy(v)  # unknown key: carried through untouched
+                if known is None:  # unknown key: carried through untouched
+                    out[key] = parse_raw(v, f"{path}.{key}") if v.__class__ is Raw else _json_copy(v)
                 elif known.attr in done:
                     value = done[known.attr]
                     if value is not None:
                         out[key] = known.to_json(value, f"{path}.{key}")
-                    elif v is None:
+                    elif v is None or v == _RAW_NULL:
                         out[key] = None  # read as None, not changed: the explicit null stays
-                elif v is None:
-                    out[key] = None  # an explicit null stays explicit
-                else:
-                    out[key] = known.to_json(known.from_json(v, f"{path}.{key}"), f"{path}.{key}")
+                else:  # an explicit null stays explicit
+                    value = None if v is None else known.from_json(v, f"{path}.{key}")
+                    out[key] = None if value is None else known.to_json(value, f"{path}.{key}")
             for attr, value in done.items():
                 f = schema.by_attr[attr]
                 if value is not None and f.key not in raw:

@@ -9,9 +9,9 @@ from k8spb._codec._content import JSON, MAGIC, PROTOBUF, YAML, format_for, media
 from k8spb._codec._document import (
     dump_json,
     dump_yaml,
-    load_json,
     load_yaml_documents,
     model_from_document,
+    parse_json,
 )
 from k8spb._codec._envelope import decode_envelope, encode_envelope
 from k8spb._errors import DecodeError, EncodeError
@@ -35,16 +35,19 @@ def _as_bytes(data: Data) -> bytes:
 
 
 @overload
-def decode(data: Data, content_type: str | None = None, *, into: None = None) -> Model: ...
+def decode(data: Data, content_type: str | None = None, *, into: None = None, origin: str = "") -> Model: ...
 @overload
-def decode(data: Data, content_type: str | None = None, *, into: type[M]) -> M: ...
+def decode(data: Data, content_type: str | None = None, *, into: type[M], origin: str = "") -> M: ...
 
 
-def decode(data: Data, content_type: str | None = None, *, into: type[Model] | None = None) -> Model:
+def decode(data: Data, content_type: str | None = None, *, into: type[Model] | None = None,
+           origin: str = "") -> Model:
     """Decode one Kubernetes object from protobuf, JSON or YAML bytes.
 
     ``content_type`` None sniffs the format (the ``k8s\\x00`` magic means protobuf). ``into`` decodes
-    as that class when the payload carries no kind, and checks the kind when it does.
+    as that class when the payload carries no kind, and checks the kind when it does. ``origin`` (e.g.
+    the request the payload answered) is named in the errors of fields read later: JSON and YAML
+    fields are converted when first read.
     """
     raw = _as_bytes(data)
     fmt = sniff(raw) if content_type is None else format_for(content_type)
@@ -54,12 +57,12 @@ def decode(data: Data, content_type: str | None = None, *, into: type[Model] | N
     if fmt == "protobuf":
         return decode_envelope(raw, into)
     if fmt == "json":
-        return model_from_document(load_json(raw), "JSON", into)
+        return model_from_document(parse_json(raw), "JSON", into, origin)
     docs = load_yaml_documents(raw)
     if len(docs) != 1:
         raise DecodeError(f"YAML holds {len(docs)} documents; use decode_all for multi-document YAML"
                           if docs else "YAML holds no document")
-    return model_from_document(docs[0], "YAML", into)
+    return model_from_document(docs[0], "YAML", into, origin)
 
 
 def decode_all(data: Data, content_type: str | None = None) -> list[Model]:

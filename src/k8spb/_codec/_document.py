@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import yaml
 
 from k8spb._errors import DecodeError, EncodeError, Error
 from k8spb._registry import check_api_version, class_for
-from k8spb._schema import Model
+from k8spb._schema import Model, Raw, parse_raw
 
-__all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document"]
+__all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document", "parse_json"]
+
+_OBJECT = msgspec.json.Decoder(dict[str, Raw])
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -42,6 +45,24 @@ def load_json(data: bytes) -> Any:
         raise DecodeError(f"invalid JSON: {exc}") from None
     except RecursionError:
         raise DecodeError("invalid JSON: nested too deeply") from None
+
+
+def parse_json(data: bytes) -> Any:
+    """A JSON document for a model: an object's values stay encoded (``Raw``) until a field is read.
+
+    The whole payload is checked here (syntax by the scan, UTF-8 up front); what only parsing a value
+    finds (a number out of range) surfaces where that value is read. Anything but an object, or what
+    the scan refuses, goes through :func:`load_json` (its value, or its located message).
+    """
+    if not data.isascii():
+        try:
+            data.decode()
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"JSON is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        return _OBJECT.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return load_json(data)
 
 
 def load_yaml_documents(data: bytes) -> list[Any]:
@@ -85,14 +106,19 @@ def _check_aliases(doc: Any, budget: int) -> None:
                      if isinstance(c, (dict, list)))
 
 
-def model_from_document(doc: Any, what: str, into: type[Model] | None = None) -> Model:
-    """The model for one decoded JSON/YAML document."""
+def _type_meta(doc: dict[str, Any], key: str) -> Any:
+    value = doc.get(key)
+    return parse_raw(value, key) if value.__class__ is Raw else value
+
+
+def model_from_document(doc: Any, what: str, into: type[Model] | None = None, origin: str = "") -> Model:
+    """The model for one decoded JSON/YAML document; ``origin`` (a request) is named in later errors."""
     if not isinstance(doc, dict):
         raise DecodeError(f"{what} document is not an object but {type(doc).__name__}")
     for key in doc:
         if not isinstance(key, str):
             raise DecodeError(f"{what} object keys must be strings, got {key!r}")
-    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    api_version, kind = _type_meta(doc, "apiVersion"), _type_meta(doc, "kind")
     if into is not None and (kind is None or kind == getattr(into, "kind", None)):
         cls = into
         if api_version not in (None, ""):
@@ -104,7 +130,8 @@ def model_from_document(doc: Any, what: str, into: type[Model] | None = None) ->
         cls = class_for(api_version, kind)
         if into is not None and cls is not into:
             raise DecodeError(f"payload is {api_version}/{kind}, expected {into.__name__}", kind=kind)
-    obj = cls._from_json_dict(doc, getattr(cls, "kind", cls.__name__))
+    name = getattr(cls, "kind", cls.__name__)
+    obj = cls._from_json_dict(doc, f"{origin}: {name}" if origin else name)
     if isinstance(api_version, str) and api_version != getattr(cls, "api_version", api_version):
         obj.__dict__["_api_version"] = api_version
     return obj
