@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
-"""Compile the pinned Kubernetes .proto files into k8spb's models.
+"""Generate k8spb's models from the committed schema snapshot (protos/schema.json).
 
 Run by the build backend (build_backend.py) at install time, or by hand::
 
     python build.py                 # generate into src/k8spb/
     python build.py --check         # exit 1 when the generated code is missing or stale
-    python build.py --protos DIR --openapi FILE
 
-Inputs are looked up in this order: ``--protos`` / ``K8SPB_PROTOS``; ``protos/`` when it holds
-``.proto`` files (a vendored copy); ``../shared/kubernetes/protos``. The OpenAPI document comes from
-``--openapi`` / ``K8SPB_OPENAPI``, else ``swagger.json`` next to the proto root. Both must match the
-pin in ``protos/pin.json`` (refresh it with ``tools/refresh_pin.py``).
+The snapshot holds the facts of the pinned Kubernetes release (messages, fields, JSON keys, kinds,
+resources); ``tools/refresh_schema.py`` writes it from an upstream tree. Nothing else is needed, so a
+fresh clone builds on its own. When the upstream ``.proto`` files of exactly that release are found
+(``K8SPB_PROTOS``, else ``../shared/kubernetes/protos``), their comments become the models'
+docstrings; they are never committed.
 
-Output (gitignored, deterministic): one module per Kubernetes Go package under ``src/k8spb/`` holding the
-serialized descriptor and the dataclass models, and ``k8spb/_generated_kinds.py`` (the kind and
-resource registry).
+Output (gitignored, deterministic for the same inputs): one module per Kubernetes Go package under
+``src/k8spb/`` holding the serialized descriptor and the dataclass models, and
+``src/k8spb/_generated_kinds.py`` (the kind and resource registry).
 """
 
 from __future__ import annotations
@@ -25,20 +25,18 @@ import json
 import keyword
 import os
 import re
-import subprocess
 import sys
-import tempfile
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
-PIN_FILE = ROOT / "protos" / "pin.json"
+SNAPSHOT = ROOT / "protos" / "schema.json"
 SRC = ROOT / "src"
 OUT_PACKAGE = SRC / "k8spb"
 GENERATED_TOPS = ("api", "apimachinery", "apiextensions_apiserver", "kube_aggregator")
 REGISTRY_FILE = "_generated_kinds.py"
+SNAPSHOT_FORMAT = 1
 
 
 class BuildError(Exception):
@@ -46,90 +44,148 @@ class BuildError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Inputs and the pin
+# Inputs
 
 
-def find_inputs(protos: str | None, openapi: str | None) -> tuple[Path, Path]:
-    """Locate the proto root and the OpenAPI document."""
-    candidates: list[tuple[str, Path]] = []
-    if protos:
-        candidates.append(("--protos", Path(protos)))
-    elif os.environ.get("K8SPB_PROTOS"):
-        candidates.append(("K8SPB_PROTOS", Path(os.environ["K8SPB_PROTOS"])))
-    else:
-        vendored = ROOT / "protos"
-        if any(vendored.rglob("*.proto")):
-            candidates.append(("protos/", vendored))
-        candidates.append(("../shared/kubernetes/protos", ROOT.parent / "shared" / "kubernetes" / "protos"))
-    root = next((p for _, p in candidates if p.is_dir() and any(p.rglob("*.proto"))), None)
-    if root is None:
-        tried = ", ".join(f"{how} ({p})" for how, p in candidates)
-        raise BuildError(f"no Kubernetes .proto files found; tried {tried}. Pass --protos DIR or set "
-                         "K8SPB_PROTOS to a tree holding k8s.io/api/..., k8s.io/apimachinery/...")
-    if openapi:
-        doc = Path(openapi)
-    elif os.environ.get("K8SPB_OPENAPI"):
-        doc = Path(os.environ["K8SPB_OPENAPI"])
-    else:
-        doc = root.parent / "swagger.json"
-    if not doc.is_file():
-        raise BuildError(f"OpenAPI document not found at {doc}; pass --openapi FILE or set K8SPB_OPENAPI")
-    return root.resolve(), doc.resolve()
-
-
-def proto_files(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.proto"))
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def compute_pin(root: Path, openapi: Path, version: str) -> dict[str, Any]:
-    return {
-        "kubernetes": version,
-        "openapi": sha256(openapi),
-        "protos": {name: sha256(root / name) for name in proto_files(root)},
-    }
-
-
-def check_pin(root: Path, openapi: Path) -> dict[str, Any]:
-    """Verify the inputs against protos/pin.json and return the pin."""
+def load_snapshot(path: Path = SNAPSHOT) -> dict[str, Any]:
     try:
-        pin: dict[str, Any] = json.loads(PIN_FILE.read_text())
+        snap: dict[str, Any] = json.loads(path.read_text())
     except FileNotFoundError:
-        raise BuildError(f"{PIN_FILE} is missing; create it with tools/refresh_pin.py") from None
-    actual = compute_pin(root, openapi, pin["kubernetes"])
-    problems = []
-    for name, digest in pin["protos"].items():
-        got = actual["protos"].get(name)
-        if got is None:
-            problems.append(f"missing {name}")
-        elif got != digest:
-            problems.append(f"changed {name}")
-    problems += [f"not pinned {name}" for name in actual["protos"] if name not in pin["protos"]]
-    if actual["openapi"] != pin["openapi"]:
-        problems.append(f"changed OpenAPI document {openapi}")
-    if problems:
-        shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
-        raise BuildError(f"inputs in {root} do not match the pin for Kubernetes {pin['kubernetes']} "
-                         f"({PIN_FILE.relative_to(ROOT)}): {shown}. Use the pinned files, or refresh the "
-                         "pin with tools/refresh_pin.py if you mean to move to another version.")
-    return pin
+        raise BuildError(f"schema snapshot {path} is missing (it is committed; restore it with git, or write "
+                         "it from an upstream tree with tools/refresh_schema.py)") from None
+    except ValueError as exc:
+        raise BuildError(f"schema snapshot {path} is not valid JSON: {exc}") from None
+    if snap.get("format") != SNAPSHOT_FORMAT:
+        raise BuildError(f"schema snapshot {path} has format {snap.get('format')!r}; this build.py reads "
+                         f"format {SNAPSHOT_FORMAT}")
+    return snap
 
 
-def compile_protos(root: Path) -> Any:
-    """Run protoc (grpcio-tools) and return the FileDescriptorSet, source comments included."""
+def upstream_comments(snap: dict[str, Any]) -> dict[tuple[str, ...], str]:
+    """Comments of the upstream .proto files, when exactly the snapshot's files are found; else {}.
+
+    Keys: ``(message full name,)`` and ``(message full name, field name)``.
+    """
+    env = os.environ.get("K8SPB_PROTOS")
+    root = Path(env) if env else ROOT.parent / "shared" / "kubernetes" / "protos"
+    pinned: dict[str, str] = snap["sources"]["protos"]
+    try:
+        for name, digest in pinned.items():
+            if hashlib.sha256((root / name).read_bytes()).hexdigest() != digest:
+                return {}
+    except OSError:
+        return {}
+    comments: dict[tuple[str, ...], str] = {}
+    packages = {f["name"]: f["package"] for f in snap["files"]}
+    for name in sorted(pinned):
+        comments.update(parse_comments((root / name).read_text(), packages[name]))
+    return comments
+
+
+_MESSAGE = re.compile(r"\s*message\s+(\w+)\s*\{")
+_FIELD = re.compile(r"\s*(?:optional\s+|repeated\s+|required\s+)?(?:map\s*<[^>]*>|[\w.]+)\s+(\w+)\s*=\s*\d+")
+
+
+def parse_comments(text: str, package: str) -> dict[tuple[str, ...], str]:
+    """The ``//`` comment block right above each message and field of a .proto file."""
+    out: dict[tuple[str, ...], str] = {}
+    stack: list[str] = []
+    block: list[str] = []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("//"):
+            block.append(s[2:])
+            continue
+        m = _MESSAGE.match(line)
+        if m:
+            stack.append(m.group(1))
+            if len(stack) == 1 and block:
+                out[(f"{package}.{m.group(1)}",)] = "\n".join(block)
+        elif s.startswith("}"):
+            if stack:
+                stack.pop()
+        elif len(stack) == 1 and (f := _FIELD.match(line)) and block:
+            out[(f"{package}.{stack[0]}", f.group(1))] = "\n".join(block)
+        block = []
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Descriptors: the snapshot's files as protoc would describe them (byte for byte)
+
+SCALAR_TYPES = {"double": 1, "float": 2, "int64": 3, "uint64": 4, "int32": 5, "fixed64": 6, "fixed32": 7,
+                "bool": 8, "string": 9, "bytes": 12, "uint32": 13, "sfixed32": 15, "sfixed64": 16,
+                "sint32": 17, "sint64": 18}
+
+
+def json_name(name: str) -> str:
+    """protoc's default JSON name of a field (underscores dropped, the next letter upper-cased)."""
+    out, upper = [], False
+    for c in name:
+        if c == "_":
+            upper = True
+        else:
+            out.append(c.upper() if upper else c)
+            upper = False
+    return "".join(out)
+
+
+def map_entry_name(field: str) -> str:
+    """protoc's name of the nested entry message of a map field."""
+    return json_name(field)[:1].upper() + json_name(field)[1:] + "Entry"
+
+
+def split_type(type_: str) -> tuple[str, str, str]:
+    """(container, key type, value type): ``string`` -> ("", "", "string"), ``[]pkg.Msg`` -> ("l", "", "pkg.Msg"),
+    ``map[string]int32`` -> ("m", "string", "int32")."""
+    if type_.startswith("[]"):
+        return "l", "", type_[2:]
+    if type_.startswith("map["):
+        key, _, value = type_[4:].partition("]")
+        return "m", key, value
+    return "", "", type_
+
+
+def file_descriptors(snap: dict[str, Any]) -> list[Any]:
+    """FileDescriptorProtos for every file of the snapshot."""
     from google.protobuf import descriptor_pb2
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "set.pb"
-        cmd = [sys.executable, "-m", "grpc_tools.protoc", "-I", str(root), f"--descriptor_set_out={out}",
-               "--include_source_info", *proto_files(root)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise BuildError(f"protoc failed ({proc.returncode}):\n{proc.stderr.strip()}")
-        return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    FD = descriptor_pb2.FieldDescriptorProto
+
+    def set_type(fd: Any, type_: str) -> None:
+        if type_ in SCALAR_TYPES:
+            fd.type = SCALAR_TYPES[type_]
+        else:
+            fd.type = FD.TYPE_MESSAGE
+            fd.type_name = "." + type_
+
+    out = []
+    for f in snap["files"]:
+        fp = descriptor_pb2.FileDescriptorProto(name=f["name"], package=f["package"])
+        fp.dependency.extend(f["dependencies"])
+        for m in f["messages"]:
+            mp = fp.message_type.add(name=m["name"])
+            entries = []
+            for name, number, type_, _key in m["fields"]:
+                container, key_type, value_type = split_type(type_)
+                fd = mp.field.add(name=name, number=number, json_name=json_name(name))
+                fd.label = FD.LABEL_REPEATED if container else FD.LABEL_OPTIONAL
+                if container == "m":
+                    entry = map_entry_name(name)
+                    fd.type = FD.TYPE_MESSAGE
+                    fd.type_name = f".{f['package']}.{m['name']}.{entry}"
+                    entries.append((entry, key_type, value_type))
+                else:
+                    set_type(fd, value_type)
+            for entry, key_type, value_type in entries:
+                ep = mp.nested_type.add(name=entry)
+                for n, (fname, t) in enumerate((("key", key_type), ("value", value_type)), 1):
+                    efd = ep.field.add(name=fname, number=n, json_name=fname, label=FD.LABEL_OPTIONAL)
+                    set_type(efd, t)
+                ep.options.map_entry = True
+        fp.options.go_package = f["go_package"]
+        out.append(fp)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -155,61 +211,22 @@ for _v in ("v1", "v1beta1"):
     for _g in ("authentication", "authorization", "certificates"):
         SPECIAL[f"k8s.io.api.{_g}.{_v}.ExtraValue"] = ("strs", "list[str]")
 
-# Groups the OpenAPI document cannot tell (no version of these packages is served by 1.36).
-FALLBACK_GROUPS = {
-    "k8s.io.api.extensions": "extensions",
-    "k8s.io.api.admission": "admission.k8s.io",
-    "k8s.io.api.imagepolicy": "imagepolicy.k8s.io",
-    "k8s.io.api.apidiscovery": "apidiscovery.k8s.io",
-    "k8s.io.apimachinery.pkg.apis.meta": "meta.k8s.io",
-}
-
-# Kinds that are registered with the API machinery but not served as REST resources (so not in the
-# OpenAPI document): (proto package, message, [apiVersions]).
-EXTRA_KINDS = [
-    ("k8s.io.api.admission.v1", "AdmissionReview", None),
-    ("k8s.io.api.admission.v1beta1", "AdmissionReview", None),
-    ("k8s.io.api.imagepolicy.v1alpha1", "ImageReview", None),
-    ("k8s.io.api.apps.v1beta1", "DeploymentRollback", None),
-    ("k8s.io.api.extensions.v1beta1", "DeploymentRollback", None),
-    ("k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1", "ConversionReview", None),
-    ("k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1beta1", "ConversionReview", None),
-    ("k8s.io.api.apidiscovery.v2", "APIGroupDiscovery", None),
-    ("k8s.io.api.apidiscovery.v2", "APIGroupDiscoveryList", None),
-    ("k8s.io.api.apidiscovery.v2beta1", "APIGroupDiscovery", None),
-    ("k8s.io.api.apidiscovery.v2beta1", "APIGroupDiscoveryList", None),
-    *[("k8s.io.api.core.v1", k, None) for k in (
-        "PodLogOptions", "PodExecOptions", "PodAttachOptions", "PodPortForwardOptions", "PodProxyOptions",
-        "NodeProxyOptions", "ServiceProxyOptions", "PodStatusResult", "RangeAllocation",
-        "SerializedReference")],
-    *[("k8s.io.apimachinery.pkg.apis.meta.v1", k, ["v1", "meta.k8s.io/v1"]) for k in (
-        "CreateOptions", "GetOptions", "ListOptions", "PatchOptions", "UpdateOptions", "DeleteOptions")],
-    *[("k8s.io.apimachinery.pkg.apis.meta.v1", k, ["meta.k8s.io/v1"]) for k in (
-        "PartialObjectMetadata", "PartialObjectMetadataList")],
-    *[("k8s.io.apimachinery.pkg.apis.meta.v1beta1", k, ["meta.k8s.io/v1beta1"]) for k in (
-        "PartialObjectMetadataList",)],
-    *[("k8s.io.apimachinery.pkg.apis.meta.v1", k, ["v1"]) for k in (
-        "Status", "APIVersions", "APIGroupList", "APIGroup", "APIResourceList", "WatchEvent", "List")],
-]
-
 BUILTIN_TYPES = {"int", "str", "bool", "float", "bytes", "list", "dict"}
-ACTION_VERBS = {"get": "get", "list": "list", "watch": "watch", "watchlist": "watch", "post": "create",
-                "put": "update", "patch": "patch", "delete": "delete", "deletecollection": "deletecollection"}
-VERB_ORDER = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 TRAIT_NAMES = {
     "Model": {"to_dict", "from_dict", "from_pb_bytes"},
     "HasKind": {"api_version", "group", "version", "kind"},
     "Resource": {"api_version", "group", "version", "kind", "plural", "namespaced", "list_kind", "verbs",
-                 "subresources", "url_path"},
-    "ListResource": {"api_version", "group", "version", "kind", "item_kind"},
+                 "subresources", "short_names", "categories", "url_path"},
+    "ListResource": {"item_kind", "resource_version", "continue_token"},
     "HasConditions": {"conditions", "find_condition", "condition_is_true", "condition_since"},
 }
+_SCALAR_KINDS = {"string": ("s", "str"), "bool": ("b", "bool"), "double": ("f", "float"), "float": ("f", "float"),
+                 "bytes": ("y", "bytes")}
 
 
 @dataclass
 class FieldInfo:
     proto_name: str
-    number: int
     attr: str
     key: str
     path: tuple[str, ...]
@@ -218,16 +235,6 @@ class FieldInfo:
     ref: str | None  # proto full name of the model type
     annotation: str
     doc: str
-
-
-@dataclass
-class MessageInfo:
-    package: str
-    name: str
-    full_name: str
-    doc: str
-    fields: list[FieldInfo] = field(default_factory=list)
-    kinds: list[tuple[str, str, str]] = field(default_factory=list)  # (group, version, kind)
 
 
 def snake(key: str) -> str:
@@ -241,10 +248,6 @@ def snake(key: str) -> str:
     if keyword.iskeyword(name):
         name += "_"
     return name
-
-
-def kebab(text: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", text).lower()
 
 
 def one_line(comment: str, limit: int = 200) -> str:
@@ -268,13 +271,6 @@ def one_line(comment: str, limit: int = 200) -> str:
     return text
 
 
-def swagger_name(full_name: str) -> str:
-    rest = full_name[len("k8s.io."):]
-    rest = rest.replace("apiextensions_apiserver", "apiextensions-apiserver").replace(
-        "kube_aggregator", "kube-aggregator")
-    return "io.k8s." + rest
-
-
 def module_of(package: str) -> str:
     return "k8spb." + package[len("k8s.io."):]
 
@@ -284,306 +280,88 @@ def alias_of(package: str) -> str:
 
 
 class Generator:
-    """Turns the descriptor set and the OpenAPI document into Python sources."""
+    """Turns the schema snapshot into Python sources."""
 
-    def __init__(self, fds: Any, swagger: dict[str, Any], version: str) -> None:
-        self.fds = fds
-        self.swagger = swagger
-        self.version = version
-        self.defs: dict[str, Any] = swagger["definitions"]
-        self.messages: dict[str, Any] = {}  # full name -> DescriptorProto
-        self.docs: dict[str, dict[tuple[int, ...], str]] = {}  # file -> path -> comment
+    def __init__(self, snap: dict[str, Any], comments: dict[tuple[str, ...], str] | None = None) -> None:
+        self.snap = snap
+        self.version: str = snap["kubernetes"]
+        self.comments = comments or {}
+        self.files: dict[str, dict[str, Any]] = {f["name"]: f for f in snap["files"]}
+        self.descriptors = {fp.name: fp for fp in file_descriptors(snap)}
+        self.messages: dict[str, dict[str, Any]] = {}
         self.package_of: dict[str, str] = {}
-        self.files: dict[str, Any] = {}
-        for f in fds.file:
-            self.files[f.name] = f
-            comments = {}
-            for loc in f.source_code_info.location:
-                if loc.leading_comments:
-                    comments[tuple(loc.path)] = loc.leading_comments
-            self.docs[f.name] = comments
-            for m in f.message_type:
-                full = f"{f.package}.{m.name}"
+        for f in snap["files"]:
+            for m in f["messages"]:
+                full = f"{f['package']}.{m['name']}"
                 self.messages[full] = m
-                self.package_of[full] = f.package
-        self.learned: dict[str, dict[str, str | None]] = {}
-        self.warnings: list[str] = []
-
-    # JSON names and inlining ------------------------------------------------------------------------
-
-    def _is_map(self, fd: Any) -> bool:
-        if fd.type != 11 or fd.label != 3:
-            return False
-        nested = self._nested(fd.type_name)
-        return nested is not None and nested.options.map_entry
-
-    def _nested(self, type_name: str) -> Any:
-        full = type_name.lstrip(".")
-        parent, _, child = full.rpartition(".")
-        msg = self.messages.get(parent)
-        if msg is None:
-            return None
-        return next((n for n in msg.nested_type if n.name == child), None)
-
-    def json_layout(self, full_name: str) -> dict[str, str | None]:
-        """proto field name -> JSON key (None: the field is an inlined, flattened struct)."""
-        msg = self.messages[full_name]
-        sw = self.defs.get(swagger_name(full_name))
-        layout: dict[str, str | None] = {}
-        if sw is None or "properties" not in sw:
-            learned = self.learned.get(msg.name, {})
-            for fd in msg.field:
-                layout[fd.name] = learned.get(fd.name, fd.name) if fd.name in learned else fd.name
-            return layout
-        props = set(sw["properties"])
-        for fd in msg.field:
-            name = fd.name
-            if name in props:
-                layout[name] = name
-                continue
-            guesses = [name[:1].lower() + name[1:], "$" + name]
-            if name.startswith("xKubernetes"):
-                guesses.append("x-kubernetes-" + kebab(name[len("xKubernetes"):]))
-            hit = next((g for g in guesses if g in props), None)
-            if hit is None:
-                ci = [p for p in props if p.lower() == name.lower()]
-                hit = ci[0] if len(ci) == 1 else None
-            if hit is not None:
-                layout[name] = hit
-                continue
-            if fd.type == 11 and not self._is_map(fd) and fd.label != 3:
-                keys = self.flat_keys(fd.type_name.lstrip("."))
-                if keys and keys <= props:
-                    layout[name] = None
-                    continue
-            self.warnings.append(f"{full_name}.{name}: no JSON property in the OpenAPI document; "
-                                 "keeping the proto name")
-            layout[name] = name
-        return layout
-
-    def flat_keys(self, full_name: str) -> set[str]:
-        if full_name not in self.messages:
-            return set()
-        keys: set[str] = set()
-        for name, key in self.json_layout(full_name).items():
-            if key is None:
-                fd = next(f for f in self.messages[full_name].field if f.name == name)
-                keys |= self.flat_keys(fd.type_name.lstrip("."))
-            else:
-                keys.add(key)
-        return keys
-
-    def learn(self) -> None:
-        """Record renames/inlines of served messages so unserved versions of them follow suit."""
-        for full in sorted(self.messages):
-            if swagger_name(full) not in self.defs:
-                continue
-            layout = self.json_layout(full)
-            name = full.rsplit(".", 1)[1]
-            odd = {k: v for k, v in layout.items() if v != k}
-            if odd:
-                self.learned.setdefault(name, {}).update(odd)
+                self.package_of[full] = f["package"]
 
     # fields ---------------------------------------------------------------------------------------
 
     def field_infos(self, full_name: str, prefix: tuple[str, ...] = ()) -> list[FieldInfo]:
         msg = self.messages[full_name]
         package = self.package_of[full_name]
-        file_name = next(f.name for f in self.fds.file if f.package == package)
-        msg_index = list(self.files[file_name].message_type).index(msg)
-        layout = self.json_layout(full_name)
         out: list[FieldInfo] = []
-        for i, fd in enumerate(msg.field):
-            key = layout[fd.name]
-            doc = one_line(self.docs[file_name].get((4, msg_index, 2, i), ""))
+        for name, _number, type_, key in msg["fields"]:
+            container, _key_type, value_type = split_type(type_)
             if key is None:
-                out += self.field_infos(fd.type_name.lstrip("."), (*prefix, fd.name))
+                out += self.field_infos(value_type, (*prefix, name))
                 continue
-            container = ""
-            value_type, type_name = fd.type, fd.type_name
-            if self._is_map(fd):
-                container = "m"
-                entry = self._nested(fd.type_name)
-                vfd = next(f for f in entry.field if f.name == "value")
-                kfd = next(f for f in entry.field if f.name == "key")
-                if kfd.type != 9:
-                    raise BuildError(f"{full_name}.{fd.name}: map keys that are not strings are not supported")
-                value_type, type_name = vfd.type, vfd.type_name
-            elif fd.label == 3:
-                container = "l"
-            kind, ref, ann = self._kind(value_type, type_name, package)
+            if container == "m" and _key_type != "string":
+                raise BuildError(f"{full_name}.{name}: map keys that are not strings are not supported")
+            kind, ref, ann = self._kind(value_type, package)
             if container == "l":
                 ann = f"list[{ann}]"
             elif container == "m":
                 ann = f"dict[str, {ann}]"
-            out.append(FieldInfo(fd.name, fd.number, snake(key), key, (*prefix, fd.name), kind, container, ref,
-                                 ann, doc))
+            doc = one_line(self.comments.get((full_name, name), ""))
+            out.append(FieldInfo(name, snake(key), key, (*prefix, name), kind, container, ref, ann, doc))
         return out
 
-    def _kind(self, t: int, type_name: str, package: str) -> tuple[str, str | None, str]:
-        scalars = {9: ("s", "str"), 8: ("b", "bool"), 1: ("f", "float"), 2: ("f", "float"), 12: ("y", "bytes")}
-        if t in scalars:
-            code, ann = scalars[t]
+    def _kind(self, type_: str, package: str) -> tuple[str, str | None, str]:
+        if type_ in _SCALAR_KINDS:
+            code, ann = _SCALAR_KINDS[type_]
             return code, None, ann
-        if t in (3, 4, 5, 6, 7, 13, 15, 16, 17, 18):
+        if type_ in SCALAR_TYPES:
             return "i", None, "int"
-        if t != 11:
-            raise BuildError(f"unsupported proto field type {t} ({type_name})")
-        full = type_name.lstrip(".")
-        if full in SPECIAL:
-            code, ann = SPECIAL[full]
-            ref = None
-            if code.startswith("or"):
-                ref = full.rsplit(".", 1)[0] + ".JSONSchemaProps"
+        if type_ in SPECIAL:
+            code, ann = SPECIAL[type_]
+            ref = type_.rsplit(".", 1)[0] + ".JSONSchemaProps" if code.startswith("or") else None
             return code, ref, ann
-        return "m", full, self.type_ref(full, package)
+        if type_ not in self.messages:
+            raise BuildError(f"unknown message type {type_}")
+        return "m", type_, self.type_ref(type_, package)
 
     def type_ref(self, full: str, package: str) -> str:
         pkg, _, name = full.rpartition(".")
         return name if pkg == package else f"{alias_of(pkg)}.{name}"
 
-    # kinds and resources -------------------------------------------------------------------------------
-
-    def package_groups(self) -> dict[str, str]:
-        groups: dict[str, str] = {}
-        for full, d in self.defs.items():
-            for gvk in d.get("x-kubernetes-group-version-kind", []):
-                for pkg_full in self.messages:
-                    if swagger_name(pkg_full) == full and len(d["x-kubernetes-group-version-kind"]) == 1:
-                        groups[self.package_of[pkg_full]] = gvk["group"]
-        by_base: dict[str, str] = {}
-        for pkg, group in groups.items():
-            by_base[pkg.rsplit(".", 1)[0]] = group
-        result = {}
-        for pkg in sorted({self.package_of[m] for m in self.messages}):
-            base = pkg.rsplit(".", 1)[0]
-            if pkg in groups:
-                result[pkg] = groups[pkg]
-            elif base in by_base:
-                result[pkg] = by_base[base]
-            elif base in FALLBACK_GROUPS:
-                result[pkg] = FALLBACK_GROUPS[base]
-        return result
-
-    def kinds(self) -> dict[str, list[tuple[str, str, str]]]:
-        """message full name -> [(group, version, kind)]."""
-        found: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-        served: set[tuple[str, str]] = set()
-        for full in sorted(self.messages):
-            d = self.defs.get(swagger_name(full))
-            if not d:
-                continue
-            for gvk in d.get("x-kubernetes-group-version-kind", []):
-                found[full].append((gvk["group"], gvk["version"], gvk["kind"]))
-                served.add((gvk["group"], gvk["kind"]))
-        groups = self.package_groups()
-        served_names = {kind for _, kind in served}
-        for full in sorted(self.messages):
-            pkg = self.package_of[full]
-            name = full.rsplit(".", 1)[1]
-            group = groups.get(pkg)
-            version = pkg.rsplit(".", 1)[1]
-            if group is None or found.get(full):
-                continue
-            # An unserved version of a served kind (apps/v1beta1 Deployment), or a kind served today
-            # under another group (extensions/v1beta1 Ingress, apps/v1beta1 Scale).
-            has_meta = any(fd.name == "metadata" for fd in self.messages[full].field)
-            if (group, name) in served or (name in served_names and has_meta):
-                found[full].append((group, version, name))
-        for pkg, name, api_versions in EXTRA_KINDS:
-            full = f"{pkg}.{name}"
-            if full not in self.messages:
-                raise BuildError(f"extra kind {full} is not in the protos")
-            if api_versions is None:
-                group = groups[pkg]
-                api_versions = [f"{group}/{pkg.rsplit('.', 1)[1]}" if group else pkg.rsplit(".", 1)[1]]
-            for av in api_versions:
-                g, _, v = av.rpartition("/")
-                if (g, v, name) not in found[full]:
-                    found[full].append((g, v, name))
-        return {k: sorted(set(v), key=lambda t: (t != ("", "v1", t[2]), t)) for k, v in found.items() if v}
-
-    def resources(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        """(group, version, plural) -> facts from the OpenAPI paths."""
-        res: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for path, item in sorted(self.swagger["paths"].items()):
-            segs = path.strip("/").split("/")
-            if segs[0] == "api" and len(segs) >= 2:
-                group, version, rest = "", segs[1], segs[2:]
-            elif segs[0] == "apis" and len(segs) >= 3:
-                group, version, rest = segs[1], segs[2], segs[3:]
-            else:
-                continue
-            if rest[:1] == ["watch"]:
-                rest = rest[1:]
-            namespaced = rest[:2] == ["namespaces", "{namespace}"]
-            if namespaced and len(rest) > 2:
-                rest = rest[2:]
-            if not rest or rest[0].startswith("{"):
-                continue
-            plural = rest[0]
-            sub = rest[2] if len(rest) > 2 and rest[1] == "{name}" else None
-            for method, op in item.items():
-                if method == "parameters":
-                    continue
-                gvk = op.get("x-kubernetes-group-version-kind")
-                action = op.get("x-kubernetes-action")
-                if not gvk or not action:
-                    continue
-                r = res.setdefault((group, version, plural), {
-                    "kind": None, "namespaced": False, "verbs": set(), "subs": {}})
-                verb = ACTION_VERBS.get(action, action)
-                if action == "connect":
-                    verb = {"get": "get", "post": "create", "put": "update", "delete": "delete",
-                            "patch": "patch", "head": "get", "options": "get"}.get(method, method)
-                if sub is None:
-                    r["verbs"].add(verb)
-                    r["namespaced"] = r["namespaced"] or namespaced
-                    if action in ("get", "list", "post", "put", "patch", "delete"):
-                        if action in ("list",):
-                            pass
-                        elif r["kind"] is None:
-                            r["kind"] = gvk["kind"]
-                    if action == "list" and r["kind"] is None and gvk["kind"].endswith("List"):
-                        r["kind"] = gvk["kind"][: -len("List")]
-                else:
-                    s = r["subs"].setdefault(sub, {"kind": gvk["kind"], "verbs": set()})
-                    s["verbs"].add(verb)
-        return res
-
     # rendering --------------------------------------------------------------------------------------
 
     def render(self) -> dict[str, str]:
-        self.learn()
-        kinds = self.kinds()
-        resources = self.resources()
-        by_kind: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
-        for (g, v, plural), r in resources.items():
-            if r["kind"]:
-                by_kind[(g, v, r["kind"])] = (plural, r)
-        by_group_kind: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
-        for (g, _v, kind), pr in sorted(by_kind.items()):
-            by_group_kind.setdefault((g, kind), pr)
+        by_kind: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for r in self.snap["resources"]:  # sorted by (group, version, plural): the last plural of a kind wins
+            by_kind[(r["group"], r["version"], r["kind"])] = r
+        by_group_kind: dict[tuple[str, str], dict[str, Any]] = {}
+        for (g, _v, kind), r in sorted(by_kind.items()):
+            by_group_kind.setdefault((g, kind), r)
 
         outputs: dict[str, str] = {}
         registry_kinds: dict[tuple[str, str], tuple[str, str]] = {}
         gv_modules: dict[str, str] = {}
         resource_rows: list[str] = []
-        packages = sorted({f.package for f in self.fds.file})
-        groups = self.package_groups()
-        for pkg in packages:
-            group = groups.get(pkg)
-            if group is not None:
-                v = pkg.rsplit(".", 1)[1]
-                gv_modules[f"{group}/{v}" if group else v] = module_of(pkg)
-        for f in sorted(self.fds.file, key=lambda f: f.name):
-            text, kinds_here, res_here = self.render_file(f, kinds, by_kind, by_group_kind)
-            rel = Path(*module_of(f.package).split(".")[1:]) / "__init__.py"
+        for f in self.snap["files"]:
+            if "group" in f:
+                group, v = f["group"], f["package"].rsplit(".", 1)[1]
+                gv_modules[f"{group}/{v}" if group else v] = module_of(f["package"])
+        for f in sorted(self.snap["files"], key=lambda f: f["name"]):
+            text, kinds_here, res_here = self.render_file(f, by_kind, by_group_kind)
+            rel = Path(*module_of(f["package"]).split(".")[1:]) / "__init__.py"
             outputs[str(Path("src") / "k8spb" / rel)] = text
             for full, gvks in kinds_here.items():
                 for g, v, k in gvks:
                     av = f"{g}/{v}" if g else v
-                    registry_kinds.setdefault((av, k), (module_of(f.package), full.rsplit(".", 1)[1]))
+                    registry_kinds.setdefault((av, k), (module_of(f["package"]), full.rsplit(".", 1)[1]))
             resource_rows += res_here
         # intermediate packages
         for path in list(outputs):
@@ -595,27 +373,20 @@ class Generator:
                     outputs[pkg_init] = (f"{self.header()}\"\"\"Generated namespace package "
                                          f"{dotted}.\"\"\"\n")
         outputs[str(Path("src") / "k8spb" / REGISTRY_FILE)] = self.render_registry(registry_kinds, gv_modules,
-                                                                           resource_rows)
+                                                                                    resource_rows)
         return outputs
 
     def header(self) -> str:
-        return (f"# Generated by k8spb build.py from the Kubernetes {self.version} .proto files and "
-                "OpenAPI document.\n# Do not edit: changes are lost when build.py runs again.\n")
+        return (f"# Generated by k8spb build.py from the schema snapshot of Kubernetes {self.version} "
+                "(protos/schema.json).\n# Do not edit: changes are lost when build.py runs again.\n")
 
-    def render_file(self, f: Any, kinds: dict[str, list[tuple[str, str, str]]],
-                    by_kind: dict[tuple[str, str, str], tuple[str, dict[str, Any]]],
-                    by_group_kind: dict[tuple[str, str], tuple[str, dict[str, Any]]],
+    def render_file(self, f: dict[str, Any], by_kind: dict[tuple[str, str, str], dict[str, Any]],
+                    by_group_kind: dict[tuple[str, str], dict[str, Any]],
                     ) -> tuple[str, dict[str, list[tuple[str, str, str]]], list[str]]:
-        from google.protobuf import descriptor_pb2
+        pkg = f["package"]
+        blob = self.descriptors[f["name"]].SerializeToString(deterministic=True)
 
-        pkg = f.package
-        stripped = descriptor_pb2.FileDescriptorProto()
-        stripped.CopyFrom(f)
-        stripped.ClearField("source_code_info")
-        blob = stripped.SerializeToString(deterministic=True)
-
-        go_package = f.options.go_package or pkg
-        lines: list[str] = [self.header(), f'"""Models of the Kubernetes Go package {go_package}."""\n',
+        lines: list[str] = [self.header(), f'"""Models of the Kubernetes Go package {f["go_package"] or pkg}."""\n',
                             "from __future__ import annotations\n",
                             "import builtins  # noqa: F401",
                             "import datetime  # noqa: F401",
@@ -626,8 +397,8 @@ class Generator:
                             "    HasConditions, HasKind, HasMetadata, HasSpec, HasStatus, ListResource, Resource,",
                             "    SubResource,",
                             ")"]
-        for dep in f.dependency:
-            dep_pkg = self.files[dep].package
+        for dep in f["dependencies"]:
+            dep_pkg = self.files[dep]["package"]
             parent, _, last = module_of(dep_pkg).rpartition(".")
             lines.append(f"from {parent} import {last} as {alias_of(dep_pkg)}  # noqa: F401")
         lines.append("")
@@ -638,16 +409,15 @@ class Generator:
         kinds_here: dict[str, list[tuple[str, str, str]]] = {}
         res_rows: list[str] = []
         body: list[str] = []
-        msg_names = {m.name for m in f.message_type}
-        for mi, m in enumerate(f.message_type):
-            full = f"{pkg}.{m.name}"
+        msg_names = {m["name"] for m in f["messages"]}
+        for m in f["messages"]:
+            full = f"{pkg}.{m['name']}"
             if full in SPECIAL:
-                ann = SPECIAL[full][1]
-                aliases.append(f"{m.name}: TypeAlias = {ann}")
-                aliases.append(f'"""{m.name} in its JSON form."""')
+                aliases.append(f"{m['name']}: TypeAlias = {SPECIAL[full][1]}")
+                aliases.append(f'"""{m["name"]} in its JSON form."""')
                 continue
-            names.append(m.name)
-            doc = one_line(self.docs[f.name].get((4, mi), "")) or f"{m.name}."
+            names.append(m["name"])
+            doc = one_line(self.comments.get((full,), "")) or f"{m['name']}."
             fields = self.field_infos(full)
             seen: dict[str, str] = {}
             for fi in fields:
@@ -657,7 +427,7 @@ class Generator:
                 seen[fi.attr] = fi.key
             bases: list[str] = ["Model"]
             cls_attrs: list[str] = []
-            gvks = kinds.get(full, [])
+            gvks = [(g, v, k) for g, v, k in m.get("kinds", ())]
             by_name = {fi.attr: fi for fi in fields}
             if gvks:
                 kinds_here[full] = gvks
@@ -674,23 +444,22 @@ class Generator:
                 if (k.endswith("List") and items is not None and items.container == "l" and items.kind == "m"
                         and meta is not None and meta.ref and meta.ref.endswith(".ListMeta")):
                     item_name = items.ref.rsplit(".", 1)[1] if items.ref else "Any"
-                    bases.append(f'ListResource["{self.type_ref(items.ref or "", pkg)}"]')
+                    bases += ["HasKind", f'ListResource["{self.type_ref(items.ref or "", pkg)}"]']
                     cls_attrs.append(f"item_kind = {item_name!r}")
                 elif res is not None:
-                    plural, r = res
                     bases.append("Resource")
                     list_kind = k + "List" if (k + "List") in msg_names else ""
-                    verbs = tuple(sorted(r["verbs"], key=VERB_ORDER.index if all(
-                        x in VERB_ORDER for x in r["verbs"]) else str))
-                    subs = ", ".join(
-                        f"SubResource({s!r}, {sd['kind']!r}, {tuple(sorted(sd['verbs']))!r})"
-                        for s, sd in sorted(r["subs"].items()))
-                    cls_attrs += [f"plural = {plural!r}", f"namespaced = {r['namespaced']!r}",
+                    verbs = tuple(res["verbs"])
+                    subs = ", ".join(f"SubResource({s!r}, {sk!r}, {tuple(sv)!r})" for s, sk, sv in res["subresources"])
+                    cls_attrs += [f"plural = {res['plural']!r}", f"namespaced = {res['namespaced']!r}",
                                   f"list_kind = {list_kind!r}", f"verbs = {verbs!r}",
-                                  f"subresources = ({subs}{',' if r['subs'] else ''})"]
+                                  f"subresources = ({subs}{',' if res['subresources'] else ''})",
+                                  f"short_names = {tuple(res['short_names'])!r}",
+                                  f"categories = {tuple(res['categories'])!r}"]
                     if (g, v, k) in by_kind:
-                        res_rows.append(repr((g, v, plural, k, module_of(pkg), m.name, r["namespaced"],
-                                              verbs, tuple(sorted(r["subs"])))))
+                        res_rows.append(repr((g, v, res["plural"], k, module_of(pkg), m["name"], res["namespaced"],
+                                              verbs, tuple(s for s, _, _ in res["subresources"]),
+                                              tuple(res["short_names"]), tuple(res["categories"]))))
                 else:
                     bases.append("HasKind")
             if (meta := by_name.get("metadata")) is not None and meta.ref and meta.ref.endswith("meta.v1.ObjectMeta"):
@@ -714,7 +483,7 @@ class Generator:
             body.append("")
             body.append(f"@model({full!r}, ({specs}{',' if len(fields) == 1 else ''}))")
             body.append("@dataclass(eq=True, repr=False, kw_only=True)")
-            body.append(f"class {m.name}({', '.join(bases)}):")
+            body.append(f"class {m['name']}({', '.join(bases)}):")
             body.append(f"    {_docstring(doc)}")
             if cls_attrs:
                 body.append("")
@@ -751,9 +520,12 @@ class Generator:
         out += ["}\n", "# apiVersion -> module of its Go package",
                 "GROUP_VERSIONS: dict[str, str] = {"]
         out += [f"    {k!r}: {v!r}," for k, v in sorted(gv_modules.items())]
-        out += ["}\n", "# (group, version, plural, kind, module, class, namespaced, verbs, subresources)",
+        out += ["}\n",
+                "# (group, version, plural, kind, module, class, namespaced, verbs, subresources, short names,",
+                "#  categories)",
                 "RESOURCES: tuple[",
-                "    tuple[str, str, str, str, str, str, bool, tuple[str, ...], tuple[str, ...]], ...",
+                "    tuple[str, str, str, str, str, str, bool, tuple[str, ...], tuple[str, ...], tuple[str, ...],",
+                "          tuple[str, ...]], ...",
                 "] = ("]
         out += [f"    {row}," for row in sorted(resource_rows)]
         out += [")"]
@@ -784,13 +556,9 @@ def existing_outputs() -> dict[str, str]:
     return found
 
 
-def generate(protos: str | None = None, openapi: str | None = None) -> tuple[dict[str, str], list[str]]:
-    root, doc = find_inputs(protos, openapi)
-    pin = check_pin(root, doc)
-    fds = compile_protos(root)
-    swagger = json.loads(doc.read_text())
-    gen = Generator(fds, swagger, pin["kubernetes"])
-    return gen.render(), gen.warnings
+def generate(snapshot: Path = SNAPSHOT, *, docstrings: bool = True) -> dict[str, str]:
+    snap = load_snapshot(snapshot)
+    return Generator(snap, upstream_comments(snap) if docstrings else None).render()
 
 
 def write(outputs: dict[str, str]) -> int:
@@ -807,19 +575,16 @@ def write(outputs: dict[str, str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--protos", help="proto import root (holding k8s.io/...)")
-    parser.add_argument("--openapi", help="the matching OpenAPI (swagger.json) document")
+    parser.add_argument("--snapshot", default=str(SNAPSHOT), help="the schema snapshot to build from")
+    parser.add_argument("--no-docstrings", action="store_true",
+                        help="leave out upstream comments even when the upstream protos are found")
     parser.add_argument("--check", action="store_true", help="fail when the generated code is stale")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print generator warnings")
     args = parser.parse_args(argv)
     try:
-        outputs, warnings = generate(args.protos, args.openapi)
+        outputs = generate(Path(args.snapshot), docstrings=not args.no_docstrings)
     except BuildError as exc:
         print(f"build.py: error: {exc}", file=sys.stderr)
         return 2
-    if args.verbose:
-        for w in warnings:
-            print(f"build.py: warning: {w}", file=sys.stderr)
     if args.check:
         current = existing_outputs()
         stale = sorted(set(outputs) ^ set(current) | {k for k in outputs if current.get(k) != outputs[k]})
@@ -838,4 +603,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["BuildError", "Generator", "check_pin", "compute_pin", "find_inputs", "generate", "main", "snake"]
+__all__ = ["BuildError", "Generator", "file_descriptors", "generate", "load_snapshot", "main", "snake"]

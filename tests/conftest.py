@@ -10,6 +10,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("K8SPB_SHARED", ROOT.parent / "shared"))
 TESTDATA = SHARED / "kubernetes" / "testdata"
+UPSTREAM = SHARED / "kubernetes"
+
+FIXTURES_MISSING = (f"Kubernetes' serialization fixtures are not at {TESTDATA}: set K8SPB_SHARED to the directory "
+                    "holding kubernetes/testdata (CI has them)")
+needs_fixtures = pytest.mark.skipif(not (TESTDATA / "HEAD").is_dir(), reason=FIXTURES_MISSING)
+"""For tests that read Kubernetes' fixtures: skipped, with one reason, on a machine without them."""
 
 
 def fixture_kinds(version: str) -> list[str]:
@@ -22,6 +28,6 @@ def fixture_kinds(version: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
-    if not TESTDATA.is_dir():
-        pytest.skip(f"Kubernetes fixtures not found at {TESTDATA} (set K8SPB_SHARED)")
+    if not (TESTDATA / "HEAD").is_dir():
+        pytest.skip(FIXTURES_MISSING)
     return TESTDATA

@@ -70,7 +70,7 @@ from k8spb.apiextensions_apiserver.pkg.apis.apiextensions.v1 import (
 )
 from k8spb.apimachinery.pkg.apis.meta.v1 import LabelSelector, ManagedFieldsEntry, ObjectMeta, WatchEvent
 from k8spb.apimachinery.pkg.runtime import Unknown
-from tests.conftest import TESTDATA
+from tests.conftest import FIXTURES_MISSING, TESTDATA
 
 PB, JSON, YAML = k8spb.PROTOBUF, k8spb.JSON, k8spb.YAML
 UTC = datetime.UTC
@@ -79,7 +79,7 @@ UTC = datetime.UTC
 def _fixture(name: str) -> bytes:
     path = TESTDATA / "HEAD" / name
     if not path.is_file():
-        pytest.skip(f"Kubernetes fixture {path} not found (set K8SPB_SHARED)")
+        pytest.skip(FIXTURES_MISSING)
     return path.read_bytes()
 
 

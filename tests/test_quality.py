@@ -1,23 +1,15 @@
-"""Project-wide checks that run with the test suite: generated code fresh, mypy --strict, ruff."""
+"""Project-wide checks that run with the test suite: mypy --strict and ruff (build.py: tests/test_build.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-import pytest
-
-from tests.conftest import ROOT, SHARED
+from tests.conftest import ROOT
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
-
-
-@pytest.mark.skipif(not (SHARED / "kubernetes" / "protos").is_dir(), reason="upstream protos not available")
-def test_generated_code_is_fresh() -> None:
-    proc = _run(sys.executable, "build.py", "--check")
-    assert proc.returncode == 0, proc.stderr + proc.stdout
 
 
 def test_mypy_strict_on_the_package() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from k8spb._client import AsyncClient, Client
 from k8spb._codec import JSON, PROTOBUF
@@ -30,6 +30,12 @@ from k8spb._request import (
     build,
 )
 from k8spb._schema import Model
+from k8spb._traits import ListResource
+
+if TYPE_CHECKING:  # imported when first used: importing k8spb loads no group it does not need
+    from k8spb.api.autoscaling.v1 import Scale
+    from k8spb.api.policy.v1 import Eviction
+    from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata, PartialObjectMetadataList, Status
 
 __all__ = ["Api", "AsyncApi"]
 
@@ -110,14 +116,21 @@ class _Requests(Generic[K]):
         return build("GET", self._path(name, "log", need_ns=True), self.ref, accept="text/plain, */*",
                      query=params.query())
 
-    def list_kinds(self) -> tuple[type[Model], type[Model]]:
-        from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata, PartialObjectMetadataList
+    def get_metadata(self, name: str) -> Request:
+        return self.get(name, accept=_metadata_accept("PartialObjectMetadata"))
 
-        return PartialObjectMetadata, PartialObjectMetadataList
+    def list_metadata(self, params: ListParams) -> Request:
+        return self.list(params, _metadata_accept("PartialObjectMetadataList"))
+
+    def watch_metadata(self, params: WatchParams) -> Request:
+        return self.watch(params, _metadata_accept("PartialObjectMetadata"))
+
+    def list_table(self, params: ListParams) -> Request:
+        return self.list(params, _TABLE_ACCEPT)
 
 
-def _next_page(params: ListParams, page: Any) -> ListParams | None:
-    token = getattr(getattr(page, "metadata", None), "continue_", None)
+def _next_page(params: ListParams, page: ListResource[Any]) -> ListParams | None:
+    token = page.continue_token
     return replace(params, continue_token=token) if token else None
 
 
@@ -131,11 +144,36 @@ class _ApiBase(Generic[K]):
 
     @property
     def model(self) -> type[K]:
+        """The class objects are decoded into."""
         return self._requests.model
+
+    @property
+    def resource(self) -> ResourceRef:
+        """Where the kind lives on the server: group, version, kind, plural, scope."""
+        return self._requests.ref
 
     def __repr__(self) -> str:
         where = f"namespace={self.namespace!r}" if self.namespace else "all namespaces"
         return f"{type(self).__name__}[{self.model.__name__}]({where})"
+
+
+def _meta_models() -> tuple[type[PartialObjectMetadata], type[PartialObjectMetadataList]]:
+    from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata, PartialObjectMetadataList
+
+    return PartialObjectMetadata, PartialObjectMetadataList
+
+
+def _scale() -> type[Scale]:
+    from k8spb.api.autoscaling.v1 import Scale
+
+    return Scale
+
+
+def _table(text: str) -> dict[str, Any]:
+    import json
+
+    table: dict[str, Any] = json.loads(text)
+    return table
 
 
 class Api(_ApiBase[K]):
@@ -167,10 +205,11 @@ class Api(_ApiBase[K]):
         except NotFound:
             return None
 
-    def list(self, params: ListParams | None = None, **kwargs: Any) -> Any:
-        """One page of objects (a ``<Kind>List``; iterate it for the items)."""
+    def list(self, params: ListParams | None = None, **kwargs: Any) -> ListResource[K]:
+        """One page of objects: iterate it for the items; ``.resource_version``, ``.continue_token``."""
         p = params or ListParams(**kwargs)
-        return self.client.request(self._requests.list(p), self._requests.list_model)
+        page: ListResource[K] = self.client.request(self._requests.list(p), self._requests.list_model)
+        return page
 
     def list_all(self, params: ListParams | None = None, **kwargs: Any) -> Iterator[K]:
         """Every object, following ``continue`` tokens page by page."""
@@ -197,14 +236,16 @@ class Api(_ApiBase[K]):
         out: K = self.client.request(self._requests.patch(name, patch, params or PatchParams()), self.model)
         return out
 
-    def delete(self, name: str, params: DeleteParams | None = None) -> Model:
-        """Delete; returns the object (still terminating) or a Status."""
-        out: Model = self.client.request(self._requests.delete(name, params or DeleteParams()))
+    def delete(self, name: str, params: DeleteParams | None = None) -> K | Status:
+        """Delete; the object (still there, being finalized) or a Status (gone)."""
+        out: K | Status = self.client.request(self._requests.delete(name, params or DeleteParams()))
         return out
 
-    def delete_collection(self, list_params: ListParams | None = None, params: DeleteParams | None = None) -> Model:
-        out: Model = self.client.request(self._requests.delete_collection(list_params or ListParams(),
-                                                                          params or DeleteParams()))
+    def delete_collection(self, list_params: ListParams | None = None,
+                          params: DeleteParams | None = None) -> ListResource[K] | Status:
+        """Delete every object the list parameters select; the list of them, or a Status."""
+        out: ListResource[K] | Status = self.client.request(
+            self._requests.delete_collection(list_params or ListParams(), params or DeleteParams()))
         return out
 
     # subresources ---------------------------------------------------------------------------------------
@@ -222,16 +263,18 @@ class Api(_ApiBase[K]):
                                      self.model)
         return out
 
-    def get_scale(self, name: str) -> Model:
-        out: Model = self.client.request(self._requests.get(name, "scale"))
+    def get_scale(self, name: str) -> Scale:
+        out: Scale = self.client.request(self._requests.get(name, "scale"), _scale())
         return out
 
-    def replace_scale(self, name: str, scale: Model, params: PostParams | None = None) -> Model:
-        out: Model = self.client.request(self._requests.replace(name, scale, params or PostParams(), "scale"))
+    def replace_scale(self, name: str, scale: Scale, params: PostParams | None = None) -> Scale:
+        out: Scale = self.client.request(self._requests.replace(name, scale, params or PostParams(), "scale"),
+                                         _scale())
         return out
 
-    def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Model:
-        out: Model = self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"))
+    def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Scale:
+        out: Scale = self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"),
+                                         _scale())
         return out
 
     def logs(self, name: str, params: LogParams | None = None, **kwargs: Any) -> str:
@@ -243,37 +286,33 @@ class Api(_ApiBase[K]):
         p = replace(params or LogParams(**kwargs), follow=True)
         return self.client.stream_lines(self._requests.logs(name, p))
 
-    def evict(self, name: str, eviction: Model, params: PostParams | None = None) -> Model:
+    def evict(self, name: str, eviction: Eviction, params: PostParams | None = None) -> Status:
         """Create a policy/v1 Eviction for a pod."""
-        out: Model = self.client.request(self._requests.create(eviction, params or PostParams(), "eviction", name))
+        out: Status = self.client.request(self._requests.create(eviction, params or PostParams(), "eviction", name))
         return out
 
     # metadata only and tables -----------------------------------------------------------------------
 
-    def get_metadata(self, name: str) -> Any:
+    def get_metadata(self, name: str) -> PartialObjectMetadata:
         """The object's PartialObjectMetadata (protobuf, also for custom resources)."""
-        single, _ = self._requests.list_kinds()
-        return self.client.request(self._requests.get(name, accept=_metadata_accept("PartialObjectMetadata")),
-                                   single)
+        out: PartialObjectMetadata = self.client.request(self._requests.get_metadata(name), _meta_models()[0])
+        return out
 
-    def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> Any:
+    def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> PartialObjectMetadataList:
         """A PartialObjectMetadataList page."""
-        _, many = self._requests.list_kinds()
-        req = self._requests.list(params or ListParams(**kwargs), _metadata_accept("PartialObjectMetadataList"))
-        return self.client.request(req, many)
+        req = self._requests.list_metadata(params or ListParams(**kwargs))
+        out: PartialObjectMetadataList = self.client.request(req, _meta_models()[1])
+        return out
 
-    def watch_metadata(self, params: WatchParams | None = None, **kwargs: Any) -> Iterator[WatchEvent[Any]]:
-        single, _ = self._requests.list_kinds()
-        req = self._requests.watch(params or WatchParams(**kwargs), _metadata_accept("PartialObjectMetadata"))
-        return self.client.watch(req, single)
+    def watch_metadata(self, params: WatchParams | None = None,
+                       **kwargs: Any) -> Iterator[WatchEvent[PartialObjectMetadata]]:
+        """Watch events carrying only metadata (PartialObjectMetadata)."""
+        req = self._requests.watch_metadata(params or WatchParams(**kwargs))
+        return self.client.watch(req, _meta_models()[0])
 
     def list_table(self, params: ListParams | None = None, **kwargs: Any) -> dict[str, Any]:
         """The server-side table (``kubectl get`` columns) as a JSON dict."""
-        import json
-
-        req = self._requests.list(params or ListParams(**kwargs), _TABLE_ACCEPT)
-        table: dict[str, Any] = json.loads(self.client.request_text(req))
-        return table
+        return _table(self.client.request_text(self._requests.list_table(params or ListParams(**kwargs))))
 
 
 class AsyncApi(_ApiBase[K]):
@@ -286,10 +325,12 @@ class AsyncApi(_ApiBase[K]):
 
     @classmethod
     def all(cls, client: AsyncClient, model: type[K]) -> AsyncApi[K]:
+        """All namespaces (or a cluster-scoped kind)."""
         return cls(client, model, None)
 
     @classmethod
     def default_namespaced(cls, client: AsyncClient, model: type[K]) -> AsyncApi[K]:
+        """The configuration's default namespace."""
         return cls(client, model, client.namespace)
 
     async def get(self, name: str, *, resource_version: str | None = None) -> K:
@@ -297,16 +338,20 @@ class AsyncApi(_ApiBase[K]):
         return obj
 
     async def get_opt(self, name: str) -> K | None:
+        """Like get, but None when the object does not exist."""
         try:
             return await self.get(name)
         except NotFound:
             return None
 
-    async def list(self, params: ListParams | None = None, **kwargs: Any) -> Any:
-        return await self.client.request(self._requests.list(params or ListParams(**kwargs)),
-                                         self._requests.list_model)
+    async def list(self, params: ListParams | None = None, **kwargs: Any) -> ListResource[K]:
+        """One page of objects: iterate it for the items; ``.resource_version``, ``.continue_token``."""
+        page: ListResource[K] = await self.client.request(self._requests.list(params or ListParams(**kwargs)),
+                                                          self._requests.list_model)
+        return page
 
     async def list_all(self, params: ListParams | None = None, **kwargs: Any) -> AsyncIterator[K]:
+        """Every object, following ``continue`` tokens page by page."""
         p: ListParams | None = params or ListParams(**kwargs)
         while p is not None:
             page = await self.list(p)
@@ -315,6 +360,7 @@ class AsyncApi(_ApiBase[K]):
             p = _next_page(p, page)
 
     def watch(self, params: WatchParams | None = None, **kwargs: Any) -> AsyncIterator[WatchEvent[K]]:
+        """Raw watch events; ERROR events are raised (a 410 Gone means: list again)."""
         return self.client.watch(self._requests.watch(params or WatchParams(**kwargs)), self.model)
 
     async def create(self, obj: K, params: PostParams | None = None) -> K:
@@ -329,15 +375,19 @@ class AsyncApi(_ApiBase[K]):
         out: K = await self.client.request(self._requests.patch(name, patch, params or PatchParams()), self.model)
         return out
 
-    async def delete(self, name: str, params: DeleteParams | None = None) -> Model:
-        out: Model = await self.client.request(self._requests.delete(name, params or DeleteParams()))
+    async def delete(self, name: str, params: DeleteParams | None = None) -> K | Status:
+        """Delete; the object (still there, being finalized) or a Status (gone)."""
+        out: K | Status = await self.client.request(self._requests.delete(name, params or DeleteParams()))
         return out
 
     async def delete_collection(self, list_params: ListParams | None = None,
-                                params: DeleteParams | None = None) -> Model:
-        out: Model = await self.client.request(self._requests.delete_collection(list_params or ListParams(),
-                                                                                params or DeleteParams()))
+                                params: DeleteParams | None = None) -> ListResource[K] | Status:
+        """Delete every object the list parameters select; the list of them, or a Status."""
+        out: ListResource[K] | Status = await self.client.request(
+            self._requests.delete_collection(list_params or ListParams(), params or DeleteParams()))
         return out
+
+    # subresources ---------------------------------------------------------------------------------------
 
     async def get_status(self, name: str) -> K:
         out: K = await self.client.request(self._requests.get(name, "status"), self.model)
@@ -353,32 +403,54 @@ class AsyncApi(_ApiBase[K]):
                                            self.model)
         return out
 
-    async def get_scale(self, name: str) -> Model:
-        out: Model = await self.client.request(self._requests.get(name, "scale"))
+    async def get_scale(self, name: str) -> Scale:
+        out: Scale = await self.client.request(self._requests.get(name, "scale"), _scale())
         return out
 
-    async def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Model:
-        out: Model = await self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"))
+    async def replace_scale(self, name: str, scale: Scale, params: PostParams | None = None) -> Scale:
+        out: Scale = await self.client.request(self._requests.replace(name, scale, params or PostParams(), "scale"),
+                                               _scale())
+        return out
+
+    async def patch_scale(self, name: str, patch: Patch, params: PatchParams | None = None) -> Scale:
+        out: Scale = await self.client.request(self._requests.patch(name, patch, params or PatchParams(), "scale"),
+                                               _scale())
         return out
 
     async def logs(self, name: str, params: LogParams | None = None, **kwargs: Any) -> str:
+        """The log of a pod's container (pods only)."""
         return await self.client.request_text(self._requests.logs(name, params or LogParams(**kwargs)))
 
     def log_stream(self, name: str, params: LogParams | None = None, **kwargs: Any) -> AsyncIterator[str]:
+        """Follow a pod's log line by line."""
         p = replace(params or LogParams(**kwargs), follow=True)
         return self.client.stream_lines(self._requests.logs(name, p))
 
-    async def evict(self, name: str, eviction: Model, params: PostParams | None = None) -> Model:
-        out: Model = await self.client.request(self._requests.create(eviction, params or PostParams(), "eviction",
-                                                                     name))
+    async def evict(self, name: str, eviction: Eviction, params: PostParams | None = None) -> Status:
+        """Create a policy/v1 Eviction for a pod."""
+        out: Status = await self.client.request(self._requests.create(eviction, params or PostParams(), "eviction",
+                                                                      name))
         return out
 
-    async def get_metadata(self, name: str) -> Any:
-        single, _ = self._requests.list_kinds()
-        return await self.client.request(self._requests.get(name, accept=_metadata_accept("PartialObjectMetadata")),
-                                         single)
+    # metadata only and tables -----------------------------------------------------------------------
 
-    async def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> Any:
-        _, many = self._requests.list_kinds()
-        req = self._requests.list(params or ListParams(**kwargs), _metadata_accept("PartialObjectMetadataList"))
-        return await self.client.request(req, many)
+    async def get_metadata(self, name: str) -> PartialObjectMetadata:
+        """The object's PartialObjectMetadata (protobuf, also for custom resources)."""
+        out: PartialObjectMetadata = await self.client.request(self._requests.get_metadata(name), _meta_models()[0])
+        return out
+
+    async def list_metadata(self, params: ListParams | None = None, **kwargs: Any) -> PartialObjectMetadataList:
+        """A PartialObjectMetadataList page."""
+        req = self._requests.list_metadata(params or ListParams(**kwargs))
+        out: PartialObjectMetadataList = await self.client.request(req, _meta_models()[1])
+        return out
+
+    def watch_metadata(self, params: WatchParams | None = None,
+                       **kwargs: Any) -> AsyncIterator[WatchEvent[PartialObjectMetadata]]:
+        """Watch events carrying only metadata (PartialObjectMetadata)."""
+        req = self._requests.watch_metadata(params or WatchParams(**kwargs))
+        return self.client.watch(req, _meta_models()[0])
+
+    async def list_table(self, params: ListParams | None = None, **kwargs: Any) -> dict[str, Any]:
+        """The server-side table (``kubectl get`` columns) as a JSON dict."""
+        return _table(await self.client.request_text(self._requests.list_table(params or ListParams(**kwargs))))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from k8spb._errors import DecodeError
 from k8spb._request import ResourceRef
+from k8spb._traits import ListResource
 from k8spb.apimachinery.pkg.apis.meta.v1 import ListMeta, ObjectMeta
 
 __all__ = ["ApiResource", "DynamicList", "DynamicObject"]
@@ -67,9 +68,10 @@ class DynamicObject:
 
 
 @dataclass(eq=True, kw_only=True)
-class DynamicList:
+class DynamicList(ListResource[DynamicObject]):
     """A list of dynamic objects (one page)."""
 
+    item_kind: ClassVar[str] = ""
     api_version: str
     kind: str
     metadata: ListMeta = field(default_factory=ListMeta)

@@ -64,5 +64,6 @@ def _load(module: str, name: str) -> type[Model]:
 
 
 def resources() -> tuple[tuple[Any, ...], ...]:
-    """Every served resource: (group, version, plural, kind, module, class, namespaced, verbs, subresources)."""
+    """Every served resource: (group, version, plural, kind, module, class, namespaced, verbs, subresources,
+    short names, categories)."""
     return _gen.RESOURCES

@@ -72,6 +72,10 @@ class Resource(HasKind):
     """Verbs the server supports on the collection and its objects."""
     subresources: ClassVar[tuple[SubResource, ...]]
     """Subresources the server serves for this resource."""
+    short_names: ClassVar[tuple[str, ...]]
+    """Short names kubectl accepts for the resource (``po``), as discovery lists them."""
+    categories: ClassVar[tuple[str, ...]]
+    """Categories the resource belongs to (``all``), as discovery lists them."""
 
     @classmethod
     def url_path(cls, *, namespace: str | None = None, name: str | None = None,
@@ -162,13 +166,25 @@ class HasConditions(Generic[C]):
         return getattr(cond, "last_transition_time", None) if cond is not None else None
 
 
-class ListResource(HasKind, Generic[T]):
-    """A list kind (``PodList`` ...): iterable over its items."""
+class ListResource(Generic[T]):
+    """A list of objects (``PodList``, a custom resource's list ...): iterable over its items."""
 
     metadata: ListMeta | None
     items: list[T] | None
     item_kind: ClassVar[str]
-    """The kind of the items."""
+    """The kind of the items (``""`` when only the items themselves tell)."""
+
+    @property
+    def resource_version(self) -> str | None:
+        """The list's resourceVersion: watch from it to see every change after the list."""
+        meta = self.metadata
+        return meta.resource_version if meta is not None else None
+
+    @property
+    def continue_token(self) -> str | None:
+        """The token for the next page, or None on the last page."""
+        meta = self.metadata
+        return (meta.continue_ or None) if meta is not None else None
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.items or ())

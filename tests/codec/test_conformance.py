@@ -45,7 +45,7 @@ def _stems(version: str) -> list[str]:
     return sorted({p.name.rsplit(".", 1)[0] for p in base.iterdir() if p.suffix in (".pb", ".json", ".yaml")})
 
 
-CASES = [(v, s) for v in ("HEAD", "v1.35.0") for s in _stems(v)]
+CASES = [(v, s) for v in ("HEAD", "v1.35.0") for s in _stems(v)] or [("HEAD", "(none)")]  # the fixture skips
 
 
 class Fixture:

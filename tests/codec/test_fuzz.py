@@ -28,7 +28,7 @@ from k8spb.api.core.v1 import ConfigMap, Pod, Secret, Service
 from k8spb.api.networking.v1 import Ingress
 from k8spb.apiextensions_apiserver.pkg.apis.apiextensions.v1 import CustomResourceDefinition
 from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent
-from tests.conftest import TESTDATA
+from tests.conftest import TESTDATA, needs_fixtures
 
 PB, JSON, YAML = k8spb.PROTOBUF, k8spb.JSON, k8spb.YAML
 CONTENT_TYPES = {".pb": PB, ".json": JSON, ".yaml": YAML}
@@ -36,7 +36,6 @@ HEAD = TESTDATA / "HEAD"
 _FILES = sorted(p for p in HEAD.glob("*") if p.suffix in CONTENT_TYPES) if HEAD.is_dir() else []
 
 pytestmark = pytest.mark.timeout(300)  # nothing may hang
-needs_fixtures = pytest.mark.skipif(not _FILES, reason=f"Kubernetes fixtures not found at {HEAD}")
 _BASE = settings(deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

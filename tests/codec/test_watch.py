@@ -15,7 +15,7 @@ from k8spb.api.core.v1 import ConfigMap
 from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta, Status
 from k8spb.apimachinery.pkg.apis.meta.v1 import WatchEvent as WireEvent
 from k8spb.apimachinery.pkg.runtime import Unknown
-from tests.conftest import TESTDATA
+from tests.conftest import TESTDATA, needs_fixtures
 
 
 def _pb_frame(kind: str, obj: k8spb.Model) -> bytes:
@@ -102,7 +102,6 @@ def test_events_before_a_bad_one_are_delivered(protobuf: bool) -> None:
 # other frame goes the general way. The two must agree on every input: same events, same errors.
 
 _GO_POD = TESTDATA / "HEAD" / "core.v1.Pod.pb"
-needs_fixtures = pytest.mark.skipif(not _GO_POD.is_file(), reason=f"Kubernetes fixtures not found at {_GO_POD}")
 
 
 def _frame_of(event_type: bytes, raw: bytes) -> bytes:

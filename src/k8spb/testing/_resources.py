@@ -13,39 +13,6 @@ from k8spb._schema import Model
 
 __all__ = ["ApiError", "ResourceType", "Resources"]
 
-SHORT_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("", "pods"): ("po",),
-    ("", "services"): ("svc",),
-    ("", "namespaces"): ("ns",),
-    ("", "nodes"): ("no",),
-    ("", "configmaps"): ("cm",),
-    ("", "endpoints"): ("ep",),
-    ("", "events"): ("ev",),
-    ("", "limitranges"): ("limits",),
-    ("", "persistentvolumeclaims"): ("pvc",),
-    ("", "persistentvolumes"): ("pv",),
-    ("", "replicationcontrollers"): ("rc",),
-    ("", "resourcequotas"): ("quota",),
-    ("", "serviceaccounts"): ("sa",),
-    ("", "componentstatuses"): ("cs",),
-    ("apps", "deployments"): ("deploy",),
-    ("apps", "daemonsets"): ("ds",),
-    ("apps", "replicasets"): ("rs",),
-    ("apps", "statefulsets"): ("sts",),
-    ("autoscaling", "horizontalpodautoscalers"): ("hpa",),
-    ("batch", "cronjobs"): ("cj",),
-    ("networking.k8s.io", "ingresses"): ("ing",),
-    ("networking.k8s.io", "networkpolicies"): ("netpol",),
-    ("policy", "poddisruptionbudgets"): ("pdb",),
-    ("storage.k8s.io", "storageclasses"): ("sc",),
-    ("apiextensions.k8s.io", "customresourcedefinitions"): ("crd", "crds"),
-    ("scheduling.k8s.io", "priorityclasses"): ("pc",),
-    ("certificates.k8s.io", "certificatesigningrequests"): ("csr",),
-    ("events.k8s.io", "events"): ("ev",),
-}
-ALL_CATEGORY = {("", "pods"), ("", "services"), ("", "replicationcontrollers"), ("apps", "deployments"),
-                ("apps", "daemonsets"), ("apps", "replicasets"), ("apps", "statefulsets"),
-                ("autoscaling", "horizontalpodautoscalers"), ("batch", "jobs"), ("batch", "cronjobs")}
 # subresource -> (group, version, kind, verbs); None group/version/kind means the parent's
 SUBRESOURCES: dict[str, tuple[str | None, str | None, str | None, tuple[str, ...]]] = {
     "status": (None, None, None, ("get", "patch", "update")),
@@ -179,9 +146,9 @@ class Resources:
     def __init__(self) -> None:
         self.by_gvr: dict[tuple[str, str, str], ResourceType] = {}
         self.group_versions: dict[str, list[str]] = {}
-        for group, version, plural, kind, module, cls, namespaced, verbs, subs in resources():
+        for group, version, plural, kind, module, cls, namespaced, verbs, subs, short, categories in resources():
             rt = ResourceType(group, version, plural, kind, module, cls, namespaced, tuple(verbs), tuple(subs),
-                              SHORT_NAMES.get((group, plural), ()))
+                              tuple(short), categories=tuple(categories))
             self.by_gvr[(group, version, plural)] = rt
             versions = self.group_versions.setdefault(group, [])
             if version not in versions:
@@ -260,8 +227,6 @@ class Resources:
                 entry["shortNames"] = list(rt.short_names)
             if rt.categories:
                 entry["categories"] = list(rt.categories)
-            elif (g, rt.plural) in ALL_CATEGORY:
-                entry["categories"] = ["all"]
             out.append(entry)
             for sub in rt.subresources:
                 sg, sv, sk, verbs = SUBRESOURCES.get(sub, (None, None, None, ("get",)))
@@ -300,8 +265,6 @@ def aggregated_discovery(resources: Resources, *, legacy: bool, version: str = "
                     entry["shortNames"] = list(rt.short_names)
                 if rt.categories:
                     entry["categories"] = list(rt.categories)
-                elif (group, rt.plural) in ALL_CATEGORY:
-                    entry["categories"] = ["all"]
                 subs = []
                 for sub in rt.subresources:
                     sg, sv, sk, verbs = SUBRESOURCES.get(sub, (None, None, None, ("get",)))
