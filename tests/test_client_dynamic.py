@@ -166,14 +166,27 @@ def test_metadata_only_list_is_protobuf(client: Client, recorder: Statuses) -> N
     crontabs.delete("meta")
 
 
-def test_protobuf_ref_to_a_crd_gets_json(client: Client, recorder: Statuses) -> None:
-    """A resource wrongly marked protobuf: the JSON fallback in Accept answers (no 406), reads decode."""
+def test_dynamic_objects_ask_json_even_of_protobuf_resources(client: Client, recorder: Statuses) -> None:
+    """discover().resolve("pods") says protobuf; a DynamicObject reads JSON, so the Api asks for JSON."""
+    pods_ref = k8spb.discover(client).resolve("pods")
+    assert pods_ref.protobuf
+    recorder.seen.clear()
+    pods: Api[DynamicObject] = Api(client, DynamicObject, namespace="default", resource=pods_ref)
+    created = pods.create(DynamicObject(api_version="v1", kind="Pod", metadata=ObjectMeta(name="dyn-pod"),
+                                        body={"spec": {"containers": [{"name": "c", "image": "nginx"}]}}))
+    assert created.kind == "Pod" and created["spec"]["containers"][0]["image"] == "nginx"
+    page = pods.list()
+    assert isinstance(page, DynamicList)
+    assert [(o.api_version, o.kind) for o in page if o.metadata.name == "dyn-pod"] == [("v1", "Pod")]
+    assert pods.get("dyn-pod").metadata.uid == created.metadata.uid
+    # a CRD wrongly marked protobuf is read as JSON too
     ref = ApiResource(GROUP, "v1", "CronTab", "crontabs", True, protobuf=True)
-    crontabs: Api[DynamicObject] = Api(client, DynamicObject, namespace="default", resource=ref)
-    assert isinstance(crontabs.list(), DynamicList)
-    assert [s for *_, s in recorder.seen] == [200]
-    assert recorder.seen[0][2].startswith("application/vnd.kubernetes.protobuf")
-    assert f"{GROUP}/v1" not in client.json_only
+    assert isinstance(Api(client, DynamicObject, namespace="default", resource=ref).list(), DynamicList)
+    deleted = pods.delete("dyn-pod")  # a pod's delete answers with the pod
+    assert isinstance(deleted, DynamicObject) and deleted.metadata.uid == created.metadata.uid
+    assert [s for *_, s in recorder.seen] == [201, 200, 200, 200, 200]
+    assert all(accept == "application/json" for _, _, accept, _, _ in recorder.seen)
+    assert all(ct in ("", "application/json") for *_, ct, _ in recorder.seen)
 
 
 KUBECTL = shutil.which("kubectl")

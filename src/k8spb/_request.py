@@ -88,9 +88,10 @@ class ResourceRef:
 
     @classmethod
     def of(cls, model: type[Any]) -> ResourceRef:
-        """The reference for a generated Resource class."""
+        """The reference for a Resource class (generated, or a custom resource's)."""
         try:
-            return cls(model.group, model.version, model.kind, model.plural, model.namespaced, True)
+            return cls(model.group, model.version, model.kind, model.plural, model.namespaced,
+                       not getattr(model, "_json_only", False))
         except AttributeError:
             raise TypeError(f"{getattr(model, '__name__', model)!r} is not a served Kubernetes resource") from None
 

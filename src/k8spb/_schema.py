@@ -35,7 +35,8 @@ from google.protobuf import descriptor_pool, message_factory
 
 from k8spb._errors import DecodeError, EncodeError
 
-__all__ = ["Field", "Model", "load_descriptor", "model", "resolve_module"]
+__all__ = ["Field", "Kind", "Model", "Raw", "json_field", "json_model", "load_descriptor", "model", "parse_raw",
+           "resolve_module"]
 
 POOL = descriptor_pool.DescriptorPool()
 """k8spb's own descriptor pool, so protos a user compiled elsewhere never clash with ours."""
@@ -1093,6 +1094,46 @@ class _OwnField(Field):
         return value
 
 
+class DefaultField(Field):
+    """A field of a JSON-only model (a custom resource) whose value, when its key is absent, is a default."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, attr: str, key: str, kind: str, container: str, factory: Callable[[], Any]) -> None:
+        super().__init__(attr, key, (key,), kind, container)
+        self.factory = factory
+
+    def peek_source(self, obj: Model) -> Any:
+        raw = obj._json
+        if raw is not None and self.key not in raw:
+            return self.factory()
+        return super().peek_source(obj)
+
+
+def json_field(attr: str, key: str, kind: str | Kind, container: str = "", cls: type[Model] | None = None, *,
+               factory: Callable[[], Any] | None = None) -> Field:
+    """A field of a JSON-only model: ``kind`` a code of :data:`KINDS`, ``"m"`` with ``cls``, or a Kind."""
+    code = kind if isinstance(kind, str) else "custom"
+    f = (_field(attr, key, (key,), code, container, None) if factory is None
+         else DefaultField(attr, key, code, container, factory))
+    if isinstance(kind, Kind):
+        f.kind = kind
+        f.utf8 = False
+    f.cls = cls
+    return f
+
+
+def json_model(cls: type[M], fields: Iterable[Field]) -> type[M]:
+    """Install JSON-only fields on ``cls`` (no protobuf message behind it: custom resources)."""
+    fields = tuple(fields)
+    for f in fields:
+        f.owner = cls
+        setattr(cls, f.attr, f)
+    cls._schema = MessageSchema(f"{cls.__module__}.{cls.__qualname__}", fields)
+    cls._json_only = True
+    return cls
+
+
 def _field(attr: str, key: str, path: tuple[str, ...], kind: str, container: str, ref: str | None) -> Field:
     """The Field for one spec: a specialised one for the commonest shapes."""
     if len(path) == 1 and container == "" and (kind == "m" or (kind in KINDS and not KINDS[kind].msg)):
@@ -1144,6 +1185,10 @@ class Model:
     """Base class of every generated Kubernetes model (a dataclass)."""
 
     _schema: ClassVar[MessageSchema]
+    _json_only: ClassVar[bool] = False
+    """No protobuf message behind the class (custom resources): JSON and YAML only."""
+    _dynamic: ClassVar[bool] = False
+    """The kind is per object, not per class (DynamicObject): the codec builds it with ``_from_document``."""
     _pb: Any = None
     _json: dict[str, Any] | None = None
     _path: str = ""
@@ -1166,6 +1211,9 @@ class Model:
     @classmethod
     def _pb_class(cls) -> Any:
         schema = cls._schema
+        if cls._json_only:
+            raise EncodeError(f"{cls.__name__} has no protobuf form: custom resources are JSON or YAML only",
+                              kind=getattr(cls, "kind", None) or None)
         if schema.pb_class is None:
             schema.pb_class = message_factory.GetMessageClass(POOL.FindMessageTypeByName(schema.full_name))
         return schema.pb_class

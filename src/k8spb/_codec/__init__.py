@@ -55,6 +55,8 @@ def decode(data: Data, content_type: str | None = None, *, into: type[Model] | N
         raise DecodeError(f"payload is Kubernetes protobuf (starts with the k8s magic) but the content type "
                           f"is {content_type!r}")
     if fmt == "protobuf":
+        if into is not None and into._dynamic:  # a built-in kind asked for as a DynamicObject
+            return into.from_dict(decode_envelope(raw).to_dict())
         return decode_envelope(raw, into)
     if fmt == "json":
         return model_from_document(parse_json(raw), "JSON", into, origin)
@@ -66,29 +68,40 @@ def decode(data: Data, content_type: str | None = None, *, into: type[Model] | N
 
 
 def decode_all(data: Data, content_type: str | None = None) -> list[Model]:
-    """Decode every object of a payload: each document of a multi-document YAML stream."""
+    """Decode every object of a payload: each document of a multi-document YAML stream.
+
+    An object of a group-version Kubernetes does not serve (a custom resource without a class) comes
+    as a DynamicObject, so a manifest mixing CRDs, their objects and built-in kinds decodes whole.
+    """
     raw = _as_bytes(data)
     fmt = sniff(raw) if content_type is None else format_for(content_type)
-    if fmt != "yaml" or raw[:4] == MAGIC:
+    if raw[:4] == MAGIC or fmt == "protobuf":
         return [decode(raw, content_type)]
-    return [model_from_document(d, f"YAML document {i + 1}") for i, d in enumerate(load_yaml_documents(raw))]
+    if fmt == "json":
+        return [model_from_document(parse_json(raw), "JSON", dynamic=True)]
+    return [model_from_document(d, f"YAML document {i + 1}", dynamic=True)
+            for i, d in enumerate(load_yaml_documents(raw))]
 
 
 def encode(obj: Model, content_type: str) -> bytes:
     """Encode a top-level object as protobuf (enveloped), Kubernetes JSON or YAML."""
     if not isinstance(obj, Model):
         raise EncodeError(f"expected a k8spb model, got {type(obj).__name__}")
-    if getattr(type(obj), "kind", None) is None:
+    kind = getattr(obj, "kind", None) if obj._dynamic else getattr(type(obj), "kind", None)
+    if kind is None:
         raise EncodeError(f"{type(obj).__name__} has no apiVersion/kind; only top-level objects can be encoded")
     fmt = format_for(content_type, encoding=True)
     try:
         if fmt == "protobuf":
+            if obj._json_only:
+                raise EncodeError(f"{type(obj).__name__} has no protobuf form: custom resources are JSON or YAML "
+                                  "only", kind=kind)
             return encode_envelope(obj)
         if fmt == "json":
             return dump_json(obj)
         return dump_yaml(obj)
     except RecursionError:
-        raise EncodeError("object nested too deeply", kind=type(obj).kind) from None  # type: ignore[attr-defined]
+        raise EncodeError("object nested too deeply", kind=kind) from None
 
 
 def encode_all(objs: Iterable[Model], content_type: str = YAML) -> bytes:

@@ -9,7 +9,7 @@ import msgspec
 import yaml
 
 from k8spb._errors import DecodeError, EncodeError, Error
-from k8spb._registry import check_api_version, class_for
+from k8spb._registry import builtin_group_version, check_api_version, class_for
 from k8spb._schema import Model, Raw, parse_raw
 
 __all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document", "parse_json"]
@@ -111,13 +111,21 @@ def _type_meta(doc: dict[str, Any], key: str) -> Any:
     return parse_raw(value, key) if value.__class__ is Raw else value
 
 
-def model_from_document(doc: Any, what: str, into: type[Model] | None = None, origin: str = "") -> Model:
-    """The model for one decoded JSON/YAML document; ``origin`` (a request) is named in later errors."""
+def model_from_document(doc: Any, what: str, into: type[Model] | None = None, origin: str = "", *,
+                        dynamic: bool = False) -> Model:
+    """The model for one decoded JSON/YAML document; ``origin`` (a request) is named in later errors.
+
+    ``dynamic``: a kind of a group-version Kubernetes does not serve (a custom resource k8spb has no
+    class for) becomes a DynamicObject instead of a DecodeError.
+    """
     if not isinstance(doc, dict):
         raise DecodeError(f"{what} document is not an object but {type(doc).__name__}")
     for key in doc:
         if not isinstance(key, str):
             raise DecodeError(f"{what} object keys must be strings, got {key!r}")
+    if into is not None and into._dynamic:
+        dynamic_obj: Model = into._from_document(doc, what, origin)  # type: ignore[attr-defined]
+        return dynamic_obj
     api_version, kind = _type_meta(doc, "apiVersion"), _type_meta(doc, "kind")
     if into is not None and (kind is None or kind == getattr(into, "kind", None)):
         cls = into
@@ -127,7 +135,14 @@ def model_from_document(doc: Any, what: str, into: type[Model] | None = None, or
         if not isinstance(api_version, str) or not isinstance(kind, str):
             raise DecodeError(f"{what} object needs string apiVersion and kind fields "
                               f"(got apiVersion={api_version!r}, kind={kind!r})")
-        cls = class_for(api_version, kind)
+        try:
+            cls = class_for(api_version, kind)
+        except DecodeError:
+            if not dynamic or not api_version or not kind or builtin_group_version(api_version):
+                raise
+            from k8spb._codec._unstructured import DynamicObject
+
+            return DynamicObject._from_document(doc, what, origin)
         if into is not None and cls is not into:
             raise DecodeError(f"payload is {api_version}/{kind}, expected {into.__name__}", kind=kind)
     name = getattr(cls, "kind", cls.__name__)

@@ -142,7 +142,7 @@ class WatchDecoder:
                 line.decode()
             event = _JSON_EVENT.decode(line)
             kind, obj = event.type, event.object
-        except (_MsgspecError, UnicodeDecodeError, RecursionError):  # the plain parser names what is wrong
+        except (*_MsgspecError, UnicodeDecodeError, RecursionError):  # the plain parser names what is wrong
             try:
                 doc = json.loads(line)
             except ValueError as exc:
