@@ -11,6 +11,7 @@ from tests.conftest import ROOT
 LAYERS = {
     "k8spb._errors": 0,
     "k8spb._schema": 1, "k8spb._traits": 1, "k8spb._registry": 1, "k8spb._generated_kinds": 1,
+    "k8spb._custom": 1, "k8spb.crd": 1,
     "k8spb.api": 1, "k8spb.apimachinery": 1, "k8spb.apiextensions_apiserver": 1, "k8spb.kube_aggregator": 1,
     "k8spb._codec": 2,
     "k8spb._request": 3, "k8spb._dynamic": 3,

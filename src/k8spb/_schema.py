@@ -59,7 +59,11 @@ _RAW_OBJECT = msgspec.json.Decoder(dict[str, Raw] | None)
 _RAW_OBJECTS = msgspec.json.Decoder(list[dict[str, Raw] | None] | None)
 _RAW_OBJECT_MAP = msgspec.json.Decoder(dict[str, dict[str, Raw] | None] | None)
 _RAW_PARSERS = {"": _RAW_OBJECT, "l": _RAW_OBJECTS, "m": _RAW_OBJECT_MAP}
+_RAW_ANY = msgspec.json.Decoder()
+_RAW_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 _RAW_NULL = Raw(b"null")
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def load_descriptor(serialized: bytes) -> Any:
@@ -195,7 +199,7 @@ def _json_copy(value: Any) -> Any:
 def parse_raw(raw: Raw, path: str, decoder: Any = None) -> Any:
     """Parse a JSON value kept encoded (with ``decoder``, else into plain Python), as a DecodeError at ``path``."""
     try:
-        return (decoder or msgspec.json).decode(raw)
+        return (decoder or _RAW_ANY).decode(raw)
     except msgspec.ValidationError as exc:
         if decoder is not None:  # not the shape the field wants: parse plainly, the field says what is wrong
             return parse_raw(raw, path)
@@ -648,6 +652,7 @@ class Field:
         "path",
         "prefix",
         "ref",
+        "simple",
         "utf8",
     )
 
@@ -668,6 +673,8 @@ class Field:
         self.number = 0
         # how a value kept encoded is parsed: objects of a model type one level deep, the rest plainly
         self.parser: Any = _RAW_PARSERS.get(container) if kind == "m" else None
+        # a single plain scalar: read from JSON by its check alone (json_of)
+        self.simple = KINDS[kind].js if container == "" and kind in ("s", "i", "b", "f") else None
 
     def __repr__(self) -> str:
         return f"<Field {self.attr} json={self.key!r} proto={'.'.join(self.path)}>"
@@ -679,7 +686,7 @@ class Field:
             return None  # the dataclass default
         pb = obj._pb
         value = self.from_pb(pb) if pb is not None else self.peek_source(obj)
-        obj.__dict__[self.attr] = value
+        _setattr(obj, self.attr, value)  # kept in the instance: __dict__ would build a dict object
         return value
 
     def peek_source(self, obj: Model) -> Any:
@@ -690,8 +697,38 @@ class Field:
         raw = obj._json
         if raw is not None:
             v = raw.get(self.key, None)
-            return None if v is None else self.from_json(v, f"{obj._path}.{self.key}")
+            return None if v is None else self.json_of(v, obj)
         return None
+
+    def json_of(self, v: Any, obj: Model) -> Any:
+        """The value of this field of ``obj`` from its JSON source's value ``v`` (not None).
+
+        The commonest shapes (a scalar, one object) are read in this frame; the field's path is built
+        only for an object (its children's paths start with it) or when the value is wrong.
+        """
+        simple = self.simple
+        if simple is not None:
+            try:
+                if v.__class__ is Raw:
+                    v = _RAW_ANY.decode(v)
+                    if v is None:
+                        return None
+                return simple(v, "")
+            except (DecodeError, *_RAW_ERRORS):
+                pass  # from_json below raises the error with the field's path
+        elif self.kind_code == "m" and not self.container:
+            try:
+                d = _RAW_OBJECT.decode(v) if v.__class__ is Raw else v
+            except _RAW_ERRORS:
+                d = v
+            if d is None:
+                return None
+            if d.__class__ is dict:
+                child: Model = _new(self.cls)  # type: ignore[arg-type]  # Model._from_json_dict, inline
+                child._json = d
+                child._path = f"{obj._path}.{self.key}"
+                return child
+        return self.from_json(v, f"{obj._path}.{self.key}")
 
     # protobuf -> Python ----------------------------------------------------------------------------
 
@@ -796,6 +833,15 @@ class Field:
         if container == "l":
             if not isinstance(raw, list):
                 raise _bad(path, "a list", raw)
+            if self.kind_code == "m" and all(v.__class__ is dict for v in raw):  # objects: made here, no call each
+                cls = self.cls
+                items = []
+                for i, v in enumerate(raw):
+                    child: Model = _new(cls)  # type: ignore[arg-type]
+                    child._json = v
+                    child._path = f"{path}[{i}]"
+                    items.append(child)
+                return items
             return [None if v is None else self._one_from_json(v, f"{path}[{i}]") for i, v in enumerate(raw)]
         if not isinstance(raw, dict):
             raise _bad(path, "an object (map)", raw)
@@ -1077,7 +1123,9 @@ class _OwnField(Field):
             return None
         pb = obj._pb
         if pb is None:
-            value = self.peek_source(obj)
+            src = obj._json
+            v = src.get(self.key) if src is not None else None
+            value = None if v is None else self.json_of(v, obj)
         elif self.kind_code == "m":
             if pb.HasField(self.leaf):
                 value = object.__new__(self.cls)  # type: ignore[arg-type]  # _model_from_pb, inline
@@ -1090,7 +1138,7 @@ class _OwnField(Field):
                 value = self.from_pb(pb)  # raises the located error
             elif not value and not pb.HasField(self.leaf):
                 value = None
-        obj.__dict__[self.attr] = value
+        _setattr(obj, self.attr, value)  # kept in the instance: __dict__ would build a dict object
         return value
 
 

@@ -60,7 +60,7 @@ _PATCH_TYPES = {
 }
 _BODY_TYPES = {"": "json", "application/json": "json", "application/yaml": "yaml", PROTOBUF: "protobuf"}
 _UNKNOWN_RESOURCE = "the server could not find the requested resource"
-_PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+_PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 
 
 @dataclass(frozen=True)
@@ -515,7 +515,7 @@ class ApiServer:
     def _route(self, req: _Request) -> None:
         segs = [s for s in req.path.split("/") if s]
         res = self.resources
-        if req.path == "/version":
+        if req.path in ("/version", "/version/"):  # kube serves both (kr8s asks with the slash)
             self._send_obj(req, self._negotiate(req, protobuf=False), res.version_info())
             return
         if segs[:2] == ["openapi", "v3"] and req.method == "GET":
