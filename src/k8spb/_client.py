@@ -309,7 +309,7 @@ class Client(_Core):
         sent, response = self._exchange(request, stream=True)
         try:
             self._raise_for_status(sent, response)
-            decoder = WatchDecoder(response.headers.get("content-type") or JSON, into)
+            decoder = WatchDecoder(response.headers.get("content-type") or JSON, into, origin=sent.describe())
             body = chunked_body(response, _stream_read_timeout(sent))
             for chunk in response.iter_raw() if body is None else body:
                 for piece in decoder.pieces(chunk):
@@ -433,7 +433,7 @@ class AsyncClient(_Core):
         sent, response = await self._exchange(request, stream=True)
         try:
             await self._raise_for_status(sent, response)
-            decoder = WatchDecoder(response.headers.get("content-type") or JSON, into)
+            decoder = WatchDecoder(response.headers.get("content-type") or JSON, into, origin=sent.describe())
             body = async_chunked_body(response, _stream_read_timeout(sent))
             async for chunk in response.aiter_raw() if body is None else body:
                 for piece in decoder.pieces(chunk):

@@ -18,6 +18,12 @@ class ApiResource(ResourceRef):
     """A resource known at run time (from discovery or by hand); JSON only unless ``protobuf`` is set."""
 
     protobuf: bool = False
+    singular: str = ""
+    short_names: tuple[str, ...] = ()
+    """Short names kubectl accepts (``po``, ``deploy``), as discovery lists them."""
+    categories: tuple[str, ...] = ()
+    """Categories the resource belongs to (``all``), as discovery lists them."""
+    verbs: tuple[str, ...] = ()
 
 
 class OrStatus:
@@ -27,12 +33,12 @@ class OrStatus:
         self.model = model
         self.__name__ = f"{model.__name__} or Status"
 
-    def from_json(self, body: bytes) -> Any:
+    def from_json(self, body: bytes, origin: str = "") -> Any:
         doc = parse_json(body)
         if isinstance(doc, dict):
             kind, api_version = doc.get("kind"), doc.get("apiVersion")
             kind = parse_raw(kind, "kind") if kind.__class__ is Raw else kind
             api_version = parse_raw(api_version, "apiVersion") if api_version.__class__ is Raw else api_version
             if kind == "Status" and api_version == "v1":
-                return model_from_document(doc, "JSON")
-        return model_from_document(doc, "JSON", self.model)
+                return model_from_document(doc, "JSON", origin=origin)
+        return model_from_document(doc, "JSON", self.model, origin)

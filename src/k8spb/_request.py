@@ -352,10 +352,8 @@ def interpret(request: Request, status: int, content_type: str | None, body: byt
         if into is not None and not (isinstance(into, type) and issubclass(into, Model)):
             if media_type(ct) != JSON:
                 raise DecodeError(f"expected a JSON answer for {getattr(into, '__name__', into)}, got {ct}")
-            return into.from_json(body)
-        if into is not None:
-            return decode(body, ct, into=into)
-        return decode(body, ct)
+            return into.from_json(body, origin=request.describe())
+        return decode(body, ct, into=into, origin=request.describe())  # fields read later name the request
     except DecodeError as exc:
         raise DecodeError(f"{request.describe()}: undecodable {status} response: {exc}") from None
 

@@ -115,11 +115,11 @@ class DynamicObject(Model):
                    metadata=ObjectMeta.from_dict(meta) if meta is not None else ObjectMeta(), body=rest)
 
     @classmethod
-    def from_json(cls, data: bytes) -> DynamicObject:
-        """From JSON bytes (lazily, as the codec decodes)."""
+    def from_json(cls, data: bytes, origin: str = "") -> DynamicObject:
+        """From JSON bytes (lazily, as the codec decodes); ``origin`` is named in errors of fields read later."""
         from k8spb._codec._document import model_from_document, parse_json
 
-        obj: DynamicObject = model_from_document(parse_json(data), "JSON", cls)  # type: ignore[assignment]
+        obj: DynamicObject = model_from_document(parse_json(data), "JSON", cls, origin)  # type: ignore[assignment]
         return obj
 
     @classmethod
@@ -195,11 +195,11 @@ class DynamicList(Model, ListResource[DynamicObject]):
                    items=objs)
 
     @classmethod
-    def from_json(cls, data: bytes) -> DynamicList:
-        """From JSON bytes (lazily, as the codec decodes)."""
+    def from_json(cls, data: bytes, origin: str = "") -> DynamicList:
+        """From JSON bytes (lazily, as the codec decodes); ``origin`` is named in errors of fields read later."""
         from k8spb._codec._document import model_from_document, parse_json
 
-        obj: DynamicList = model_from_document(parse_json(data), "JSON", cls)  # type: ignore[assignment]
+        obj: DynamicList = model_from_document(parse_json(data), "JSON", cls, origin)  # type: ignore[assignment]
         return obj
 
     @classmethod
