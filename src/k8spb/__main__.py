@@ -33,23 +33,25 @@ def _builtin(name: str) -> Target | None:
     return None
 
 
-def _targets(client: Client, name: str) -> list[Target]:
-    """What ``name`` means, as kubectl reads it: a resource (built-in or discovered), else a category."""
+def _targets(client: Client, name: str) -> tuple[list[Target], bool]:
+    """What ``name`` means, as kubectl reads it: a resource (built-in or discovered), else a category (True)."""
     found = _builtin(name)
     if found is not None:
-        return [found]
+        return [found], False
     disc = discover(client)
+    category = False
     try:
         refs = [disc.resolve(name)]
     except LookupError:
         refs = [r for r in disc.category(name) if "list" in r.verbs]
         if not refs:
             raise
+        category = True
     out: list[Target] = []
     for ref in refs:
         typed = _builtin(f"{ref.plural}.{ref.group}" if ref.group else ref.plural) if ref.protobuf else None
         out.append(typed if typed is not None and typed[0].api_version == ref.api_version else (DynamicObject, ref))
-    return out
+    return out, category
 
 
 def _name_of(obj: Any) -> str:
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         config = (Config.from_kubeconfig(args.kubeconfig, context=args.context) if args.kubeconfig or args.context
                   else Config.infer())
         with Client(config) as client:
-            targets = _targets(client, args.resource)
+            targets, category = _targets(client, args.resource)
             if args.name and len(targets) > 1:
                 raise ValueError(f"{args.resource!r} names {len(targets)} resources; give one to get by name")
             namespace = None if args.all_namespaces else (args.namespace or config.namespace)
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[tuple[str, ...]] = [("NAMESPACE", "NAME", "AGE")] if args.all_namespaces else [("NAME", "AGE")]
         for o in objs:
             meta = o.metadata
-            row = (_name_of(o) if len(targets) > 1 else meta.name or "", _age(meta.creation_timestamp))
+            row = (_name_of(o) if category else meta.name or "", _age(meta.creation_timestamp))
             rows.append((meta.namespace or "", *row) if args.all_namespaces else row)
         if len(rows) == 1:
             print("No resources found.", file=sys.stderr)
