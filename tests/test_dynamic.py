@@ -82,7 +82,8 @@ def test_dynamic_object_from_json_is_lazy_and_behaves_like_from_dict() -> None:
         k8spb.encode(obj, k8spb.PROTOBUF)
     with pytest.raises(k8spb.DecodeError, match="needs string apiVersion and kind"):
         k8spb.decode(b'{"kind": "CronTab"}', into=k8spb.DynamicObject)
-    bad = k8spb.decode(b'{"apiVersion": "a.b/v1", "kind": "X", "metadata": {"labels": [1]}}', into=k8spb.DynamicObject)
+    bad = k8spb.decode(b'{"apiVersion": "a.b/v1", "kind": "X", "metadata": {"labels": [1]}}',
+                       into=k8spb.DynamicObject)
     with pytest.raises(k8spb.DecodeError, match=r"X\.metadata\.labels: expected an object \(map\)"):
         bad.metadata.labels  # noqa: B018
 
@@ -126,5 +127,5 @@ def test_decode_all_of_a_manifest_with_custom_resources() -> None:
     with pytest.raises(k8spb.DecodeError, match="unknown kind 'Widget' in v1"):
         k8spb.decode_all(manifest + b"---\napiVersion: v1\nkind: Widget\n")
     # decode (one object) stays strict: it names what it cannot type
-    with pytest.raises(k8spb.DecodeError, match="unknown apiVersion 'stable.example.com/v1'"):
+    with pytest.raises(k8spb.DecodeError, match=r"unknown apiVersion 'stable\.example\.com/v1'"):
         k8spb.decode(b'{"apiVersion": "stable.example.com/v1", "kind": "CronTab"}')
