@@ -100,7 +100,8 @@ def test_a_built_in_object_as_a_dynamic_object() -> None:
 
 def test_dynamic_list_items_take_the_list_type() -> None:
     payload = (b'{"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "9"}, '
-               b'"items": [{"metadata": {"name": "a"}}, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}}]}')
+               b'"items": [{"metadata": {"name": "a"}}, '
+               b'{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}}]}')
     page = k8spb.decode(payload, into=k8spb.DynamicList)
     assert isinstance(page, k8spb.DynamicList) and page.resource_version == "9"
     assert [(o.api_version, o.kind, o.metadata.name) for o in page] == [("v1", "Pod", "a"), ("v1", "Pod", "b")]
