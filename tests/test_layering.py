@@ -17,7 +17,7 @@ LAYERS = {
     "k8spb._request": 3, "k8spb._dynamic": 3,
     "k8spb._config": 4, "k8spb._auth": 4, "k8spb._chunked": 4, "k8spb._transport": 4, "k8spb._client": 4,
     "k8spb._api": 5, "k8spb._discovery": 5,
-    "k8spb.__main__": 6, "k8spb": 6,
+    "k8spb.__main__": 6, "k8spb": 6, "k8spb.codegen": 6, "k8spb._codegen": 1,
     "k8spb.testing": 3,  # a server: codec and request values, never the client
 }
 
