@@ -391,6 +391,13 @@ def _ident(value: Any, path: str) -> Any:
     return value
 
 
+def _tojs_float(value: Any, path: str) -> Any:
+    # Go writes a float64 without a fraction as an integer (0, 2, 1e+21): so does k8spb, as an int
+    if value.__class__ is float and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
+
+
 def _tojs_bytes(value: Any, path: str) -> Any:
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise EncodeError(f"expected bytes, got {type(value).__name__}", path=path)
@@ -610,7 +617,7 @@ KINDS: dict[str, Kind] = {
     "s": Kind(msg=False, pb=_utf8, js=_js_str, tojs=_ident, check=_check(str, "a string")),
     "i": _scalar(_js_int, _check(int, "an integer")),
     "b": _scalar(_js_bool, _check(bool, "a boolean")),
-    "f": _scalar(_js_float, _check((int, float), "a number")),
+    "f": _scalar(_js_float, _check((int, float), "a number"), _tojs_float),
     "y": Kind(msg=False, pb=lambda v: v, js=_js_bytes, tojs=_tojs_bytes,
               check=_check((bytes, bytearray), "bytes")),
     "time": Kind(msg=True, pb=_pb_time, js=_js_time, tojs=_tojs_time, set=_set_time),
@@ -625,6 +632,35 @@ KINDS: dict[str, Kind] = {
     "json": Kind(msg=True, pb=_pb_json, js=_js_any, tojs=_tojs_raw, set=_set_raw),
     "strs": Kind(msg=True, pb=_pb_strings, js=_js_strings, tojs=_tojs_strings, set=_set_strings),
 }
+
+
+def _omit_zero_facts() -> dict[str, frozenset[str]]:
+    """Fields Go always writes to protobuf but omits from JSON when zero (non-pointer, ``omitempty``).
+
+    The .proto files do not say which fields these are (only the Go struct tags do). For them a zero
+    read from protobuf is "not set" (None, and no JSON key), and None is written to protobuf as the
+    zero, as Go writes it: so a message decoded from protobuf and from JSON compare equal and encode
+    to the same bytes. Facts of the Go types, by proto message and JSON key.
+    """
+    per_message = {
+        "JSONSchemaProps": ("id", "$schema", "description", "type", "format", "title", "exclusiveMaximum",
+                            "exclusiveMinimum", "pattern", "uniqueItems", "nullable", "x-kubernetes-embedded-resource",
+                            "x-kubernetes-int-or-string"),
+        "ExternalDocumentation": ("description", "url"),
+        "ValidationRule": ("message", "messageExpression", "fieldPath"),
+        "CustomResourceColumnDefinition": ("format", "description", "priority"),
+        "CustomResourceDefinitionNames": ("singular", "listKind"),
+        "CustomResourceDefinitionVersion": ("deprecated",),
+        "CustomResourceDefinitionCondition": ("reason", "message"),
+    }
+    out = {f"k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.{v}.{m}": frozenset(keys)
+           for v in ("v1", "v1beta1") for m, keys in per_message.items()}
+    out["k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1beta1.CustomResourceDefinitionSpec"] = frozenset(
+        {"version"})
+    return out
+
+
+OMIT_ZERO = _omit_zero_facts()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -647,6 +683,7 @@ class Field:
         "kind_code",
         "leaf",
         "number",
+        "omit_zero",
         "owner",
         "parser",
         "path",
@@ -671,6 +708,7 @@ class Field:
         self.cls: type[Model] | None = None
         self.owner: type[Model] | None = None
         self.number = 0
+        self.omit_zero = False  # see OMIT_ZERO
         # how a value kept encoded is parsed: objects of a model type one level deep, the rest plainly
         self.parser: Any = _RAW_PARSERS.get(container) if kind == "m" else None
         # a single plain scalar: read from JSON by its check alone (json_of)
@@ -766,7 +804,7 @@ class Field:
                         return None
                     return kind.pb(getattr(pb, name))
                 v = getattr(pb, name)
-                if v or pb.HasField(name):
+                if v or (not self.omit_zero and pb.HasField(name)):
                     if v.__class__ is bytes and self.utf8:
                         raise _not_utf8(v)
                     return v
@@ -957,7 +995,10 @@ class Field:
             pb = getattr(pb, name)
         name = self.leaf
         if value is None:
-            pb.ClearField(name)
+            if self.omit_zero:
+                setattr(pb, name, _ZERO[self.kind_code])  # written as Go writes it: present, zero
+            else:
+                pb.ClearField(name)
             return
         container = self.container
         kind = self.kind
@@ -1136,7 +1177,7 @@ class _OwnField(Field):
             value = getattr(pb, self.leaf)
             if value.__class__ is bytes and self.utf8:
                 value = self.from_pb(pb)  # raises the located error
-            elif not value and not pb.HasField(self.leaf):
+            elif not value and (self.omit_zero or not pb.HasField(self.leaf)):
                 value = None
         _setattr(obj, self.attr, value)  # kept in the instance: __dict__ would build a dict object
         return value
@@ -1215,6 +1256,8 @@ def pb_to_json(pb: Any, schema: MessageSchema, path: str) -> dict[str, Any]:
         if entry is None:
             continue
         if isinstance(entry, Field):
+            if not value and entry.omit_zero:
+                continue  # Go's zero of a field it omits when empty
             try:
                 out[entry.key] = entry.pb_value_to_json(value, path)
             except (ValueError, OverflowError) as exc:  # corrupt input: see _located
@@ -1434,7 +1477,7 @@ class Model:
             value = d.get(f.attr, _MISSING)
             if value is _MISSING:
                 value = f.peek_source(self)
-            if value is not None:
+            if value is not None or f.omit_zero:
                 f.write_pb(msg, value, f"{path}.{f.key}")
 
     # dunder protocol ----------------------------------------------------------------------------------
@@ -1529,8 +1572,10 @@ def model(full_name: str, specs: Iterable[FieldSpec]) -> Callable[[type[M]], typ
 
     def decorate(cls: type[M]) -> type[M]:
         fields = tuple(_field(a, k, tuple(p.split(".")), kind, cont, ref) for a, k, p, kind, cont, ref in specs)
+        omit = OMIT_ZERO.get(full_name, ())
         for f in fields:
             f.owner = cls
+            f.omit_zero = f.key in omit
             setattr(cls, f.attr, f)
         cls._schema = MessageSchema(full_name, fields)
         CLASSES[full_name] = cls
