@@ -1,4 +1,5 @@
-"""Imports flow one way: models <- codec <- requests <- client <- Api <- CLI; the test server sits on the codec."""
+"""Imports flow one way: models <- codec <- requests <- client <- Api <- runtime, CLI; the test server sits on
+the codec."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ LAYERS = {
     "k8spb.api": 1, "k8spb.apimachinery": 1, "k8spb.apiextensions_apiserver": 1, "k8spb.kube_aggregator": 1,
     "k8spb._codec": 2,
     "k8spb._request": 3, "k8spb._dynamic": 3,
+    "k8spb._channels": 3,  # exec/attach/port-forward channel protocol, sans-io: shared with k8spb.testing
     "k8spb._config": 4, "k8spb._auth": 4, "k8spb._chunked": 4, "k8spb._transport": 4, "k8spb._client": 4,
+    "k8spb._websocket": 4, "k8spb._exec": 4, "k8spb._portforward": 4, "k8spb._cp": 4,
     "k8spb._api": 5, "k8spb._discovery": 5,
-    "k8spb.__main__": 6, "k8spb": 6, "k8spb.codegen": 6, "k8spb._codegen": 1,
+    "k8spb.runtime": 6,
+    "k8spb.__main__": 7, "k8spb": 6, "k8spb.codegen": 7, "k8spb._codegen": 1,
     "k8spb.testing": 3,  # a server: codec and request values, never the client
 }
 

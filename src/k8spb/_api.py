@@ -5,15 +5,23 @@ Requests are built once, in :class:`_Requests` (no IO); ``Api`` and ``AsyncApi``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from k8spb import _cp
+from k8spb._channels import EXEC_PROTOCOLS, PORTFORWARD_PROTOCOL, exec_query, portforward_query
 from k8spb._client import AsyncClient, Client
 from k8spb._codec import JSON, PROTOBUF
 from k8spb._codec._watch import WatchEvent
 from k8spb._dynamic import OrStatus
-from k8spb._errors import NotFound
+from k8spb._errors import NotFound, TransportError
+from k8spb._exec import CHUNK, AsyncProcess, Process
+from k8spb._portforward import AsyncPortForward, AsyncPortListener, PortForward, PortListener
 from k8spb._registry import class_for
 from k8spb._request import (
     Apply,
@@ -32,6 +40,8 @@ from k8spb._request import (
 )
 from k8spb._schema import Model
 from k8spb._traits import ListResource
+from k8spb._websocket import aconnect as ws_aconnect
+from k8spb._websocket import connect as ws_connect
 
 if TYPE_CHECKING:  # imported when first used: importing k8spb loads no group it does not need
     from k8spb.api.autoscaling.v1 import Scale
@@ -323,6 +333,55 @@ class Api(_ApiBase[K]):
         """The server-side table (``kubectl get`` columns) as a JSON dict."""
         return _table(self.client.request_text(self._requests.list_table(params or ListParams(**kwargs))))
 
+    # exec, attach, port-forward, cp (pods) ----------------------------------------------------------
+
+    def exec(self, name: str, command: Sequence[str], *, container: str | None = None, stdin: bool = False,
+             stdout: bool = True, stderr: bool = True, tty: bool = False) -> Process:
+        """Run ``command`` in a container of pod ``name``; ``Process.wait()`` gives its exit code."""
+        query = exec_query(command, container, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        ws = ws_connect(self.client, _stream_request(self._requests, name, "exec", query), EXEC_PROTOCOLS)
+        return Process(ws, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+
+    def attach(self, name: str, *, container: str | None = None, stdin: bool = False, stdout: bool = True,
+               stderr: bool = True, tty: bool = False) -> Process:
+        """Attach to the main process of a container of pod ``name``."""
+        query = exec_query((), container, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        ws = ws_connect(self.client, _stream_request(self._requests, name, "attach", query), EXEC_PROTOCOLS)
+        return Process(ws, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+
+    def portforward(self, name: str, ports: Sequence[int]) -> PortForward:
+        """Forward ``ports`` of pod ``name`` over one connection: ``.stream(port)`` reads and writes each."""
+        req = _stream_request(self._requests, name, "portforward", portforward_query(ports))
+        return PortForward(ws_connect(self.client, req, (PORTFORWARD_PROTOCOL,)), ports)
+
+    def portforward_listen(self, name: str, ports: Mapping[int, int] | Sequence[int], *,
+                           address: str = "127.0.0.1") -> PortListener:
+        """Listen on local ports (``{local: remote}``, or remote ports listened on as is; local 0 picks a free
+        one) and forward every connection to pod ``name``, like ``kubectl port-forward``."""
+        return PortListener(lambda port: self.portforward(name, [port]), ports, address)
+
+    def cp_to(self, name: str, local: str | os.PathLike[str], remote: str, *, container: str | None = None) -> None:
+        """Copy a local file or directory into a container so that it becomes ``remote`` (tar over exec)."""
+        command = _cp.tar_extract(remote)
+        proc = self.exec(name, command, container=container, stdin=True, stdout=False, stderr=True)
+        with proc:
+            assert proc.stdin is not None
+            with contextlib.suppress(TransportError):  # tar stopped reading: its exit status says why
+                _cp.pack(local, remote, _cp.TarSink(proc.stdin.write))
+            _, err = proc.communicate()
+            _cp.check(command, proc.wait(), err, f"cp to pod {name}")
+
+    def cp_from(self, name: str, remote: str, local: str | os.PathLike[str], *,
+                container: str | None = None) -> Sequence[str]:
+        """Copy a file or directory out of a container to ``local``; returns the names skipped (links,
+        devices)."""
+        command = _cp.tar_create(remote)
+        with self.exec(name, command, container=container, stdout=True, stderr=True) as proc:
+            skipped = _cp.extract(proc.stdout, remote, local)
+            _, err = proc.communicate()
+            _cp.check(command, proc.wait(), err, f"cp from pod {name}")
+        return skipped
+
 
 class AsyncApi(_ApiBase[K]):
     """Verbs for one kind, asyncio flavour: ``AsyncApi(client, Pod, namespace="default")``."""
@@ -465,3 +524,61 @@ class AsyncApi(_ApiBase[K]):
     async def list_table(self, params: ListParams | None = None, **kwargs: Any) -> dict[str, Any]:
         """The server-side table (``kubectl get`` columns) as a JSON dict."""
         return _table(await self.client.request_text(self._requests.list_table(params or ListParams(**kwargs))))
+
+    # exec, attach, port-forward, cp (pods) ----------------------------------------------------------
+
+    async def exec(self, name: str, command: Sequence[str], *, container: str | None = None, stdin: bool = False,
+                   stdout: bool = True, stderr: bool = True, tty: bool = False) -> AsyncProcess:
+        query = exec_query(command, container, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        ws = await ws_aconnect(self.client, _stream_request(self._requests, name, "exec", query), EXEC_PROTOCOLS)
+        return AsyncProcess(ws, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+
+    async def attach(self, name: str, *, container: str | None = None, stdin: bool = False, stdout: bool = True,
+                     stderr: bool = True, tty: bool = False) -> AsyncProcess:
+        query = exec_query((), container, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+        ws = await ws_aconnect(self.client, _stream_request(self._requests, name, "attach", query), EXEC_PROTOCOLS)
+        return AsyncProcess(ws, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty)
+
+    async def portforward(self, name: str, ports: Sequence[int]) -> AsyncPortForward:
+        req = _stream_request(self._requests, name, "portforward", portforward_query(ports))
+        return AsyncPortForward(await ws_aconnect(self.client, req, (PORTFORWARD_PROTOCOL,)), ports)
+
+    async def portforward_listen(self, name: str, ports: Mapping[int, int] | Sequence[int], *,
+                                 address: str = "127.0.0.1") -> AsyncPortListener:
+        return await AsyncPortListener.start(lambda port: self.portforward(name, [port]), ports, address)
+
+    async def cp_to(self, name: str, local: str | os.PathLike[str], remote: str, *,
+                    container: str | None = None) -> None:
+        command = _cp.tar_extract(remote)
+        with tempfile.TemporaryFile() as spool:
+            await asyncio.to_thread(_cp.pack, local, remote, spool)
+            spool.seek(0)
+            async with await self.exec(name, command, container=container, stdin=True, stdout=False,
+                                        stderr=True) as proc:
+                assert proc.stdin is not None
+                with contextlib.suppress(TransportError):  # tar stopped reading: its exit status says why
+                    while chunk := spool.read(CHUNK):
+                        await proc.stdin.write(chunk)
+                _, err = await proc.communicate()
+                _cp.check(command, await proc.wait(), err, f"cp to pod {name}")
+
+    async def cp_from(self, name: str, remote: str, local: str | os.PathLike[str], *,
+                      container: str | None = None) -> Sequence[str]:
+        command = _cp.tar_create(remote)
+        with tempfile.TemporaryFile() as spool:
+            async with await self.exec(name, command, container=container, stdout=True, stderr=True) as proc:
+                assert proc.stdout is not None
+                while chunk := await proc.stdout.read1():
+                    spool.write(chunk)
+                _, err = await proc.communicate()
+                _cp.check(command, await proc.wait(), err, f"cp from pod {name}")
+            spool.seek(0)
+            return await asyncio.to_thread(_cp.extract, spool, remote, local)
+
+
+def _stream_request(requests: _Requests[Any], name: str, sub: str, query: list[tuple[str, str]]) -> Request:
+    """The upgrade request of a pod's exec, attach or portforward subresource."""
+    ref = requests.ref
+    if (ref.group, ref.plural) != ("", "pods"):
+        raise TypeError(f"{sub} is a subresource of pods, not of {ref.plural}")
+    return build("GET", requests._path(name, sub, need_ns=True), ref, accept="*/*", query=query, idempotent=False)

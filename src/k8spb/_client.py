@@ -241,7 +241,10 @@ class Client(_Core):
     def __repr__(self) -> str:
         return f"Client(server={self.config.server!r}, protobuf={self.prefer_protobuf})"
 
-    def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, httpx.Response]:
+    def _exchange(self, request: Request, *, stream: bool = False,
+                  http: httpx.Client | None = None) -> tuple[Request, httpx.Response]:
+        """Send through the request flow (on ``http``, else the client's own connections)."""
+        http = http or self._http
         flow = self._flow(request)
         action = next(flow)
         current = request
@@ -252,9 +255,9 @@ class Client(_Core):
                 continue
             current = action.request
             try:
-                hreq = self.to_httpx(self._http, current, self.config.auth.headers(),
+                hreq = self.to_httpx(http, current, self.config.auth.headers(),
                                      _stream_read_timeout(current) if stream else None)
-                response = self._http.send(hreq, stream=stream)  # a body cut short is retried too
+                response = http.send(hreq, stream=stream)  # a body cut short is retried too
             except httpx.HTTPError as exc:
                 try:
                     action = flow.throw(exc)
@@ -364,7 +367,9 @@ class AsyncClient(_Core):
     def __repr__(self) -> str:
         return f"AsyncClient(server={self.config.server!r}, protobuf={self.prefer_protobuf})"
 
-    async def _exchange(self, request: Request, *, stream: bool = False) -> tuple[Request, httpx.Response]:
+    async def _exchange(self, request: Request, *, stream: bool = False,
+                        http: httpx.AsyncClient | None = None) -> tuple[Request, httpx.Response]:
+        http = http or self._http
         flow = self._flow(request)
         action = next(flow)
         current = request
@@ -375,9 +380,9 @@ class AsyncClient(_Core):
                 continue
             current = action.request
             try:
-                hreq = self.to_httpx(self._http, current, await self.config.auth.aheaders(),
+                hreq = self.to_httpx(http, current, await self.config.auth.aheaders(),
                                      _stream_read_timeout(current) if stream else None)
-                response = await self._http.send(hreq, stream=stream)
+                response = await http.send(hreq, stream=stream)
             except httpx.HTTPError as exc:
                 try:
                     action = flow.throw(exc)

@@ -13,6 +13,7 @@
      |    +-- TooManyRequests (429)  ServerError (5xx)
      +-- TransportError        the request did not get an HTTP answer (connection, TLS, protocol)
           +-- RequestTimeout   ... because a timeout expired
+     +-- CommandError          a command run in a container (cp's tar) exited with a non-zero code
 
 Messages name what was wrong and where (kind, field path, file, key) and never carry secrets.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "AlreadyExists",
     "ApiError",
     "BadRequest",
+    "CommandError",
     "ConfigError",
     "Conflict",
     "DecodeError",
@@ -147,6 +149,15 @@ class TransportError(Error):
 
 class RequestTimeout(TransportError):
     """A connect, read or write timeout expired."""
+
+
+class CommandError(Error):
+    """A command k8spb ran in a container failed: ``returncode`` and its ``stderr`` (text)."""
+
+    def __init__(self, message: str, *, returncode: int, stderr: str = "") -> None:
+        self.returncode = returncode
+        self.stderr = stderr
+        super().__init__(message)
 
 
 _BY_CODE: dict[int, type[ApiError]] = {

@@ -6,5 +6,6 @@ protocol of kube-apiserver (JSON, YAML and protobuf, watches, patches, server-si
 
 from k8spb.testing._resources import ApiError
 from k8spb.testing._server import ApiServer
+from k8spb.testing._streams import ExecSession
 
-__all__ = ["ApiError", "ApiServer"]
+__all__ = ["ApiError", "ApiServer", "ExecSession"]

@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -27,7 +26,9 @@ import yaml
 
 from k8spb._codec import PROTOBUF, decode
 from k8spb._errors import DecodeError, EncodeError
+from k8spb.testing import _streams as streams
 from k8spb.testing import _subresources as subresources
+from k8spb.testing._faults import REASONS, Cut, Failure, Faults, RequestFilter, request_info
 from k8spb.testing._jsoncache import JsonCache
 from k8spb.testing._negotiation import (
     SERIALIZERS,
@@ -63,42 +64,12 @@ _UNKNOWN_RESOURCE = "the server could not find the requested resource"
 _PUBLIC = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 
 
-@dataclass(frozen=True)
-class _Cut:
-    """Cut a response: after ``after_events`` watch events (or at once), half a frame, then stop."""
-
-    after_events: int
-    end_stream: bool
-
-
 class _CutHere(Exception):
     """Raised inside a watch stream once its cut fault has written the half frame."""
 
 
 class _EndStream(Exception):
     """Raised inside a watch stream to end it normally (after an ERROR event)."""
-
-
-class _Faults:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.failures: list[tuple[int, int | None]] = []
-        self.cuts: list[_Cut] = []
-        self.latency = 0.0
-
-    def next_failure(self) -> tuple[int, int | None] | None:
-        with self.lock:
-            return self.failures.pop(0) if self.failures else None
-
-    def next_cut(self) -> _Cut | None:
-        with self.lock:
-            return self.cuts.pop(0) if self.cuts else None
-
-
-_FAULT_REASONS = {429: ("TooManyRequests", "Too many requests, please try again later."),
-                  500: ("InternalError", "Internal error occurred: injected failure"),
-                  503: ("ServiceUnavailable", "The server is currently unable to handle the request"),
-                  504: ("Timeout", "The server was unable to return a response in the time allotted")}
 
 
 def _human_age(seconds: float) -> str:
@@ -133,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     server: _HTTPServer
-    cut: _Cut | None = None  # the fault to apply to the response being written
+    cut: Cut | None = None  # the fault to apply to the response being written
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.api.verbose:
@@ -259,8 +230,9 @@ class ApiServer:
         self.store = Store(self.resources)
         self._pb_cache = ProtobufCache()
         self._json_cache = JsonCache()
-        self._faults = _Faults()
+        self._faults = Faults()
         self.pod_logs = PodLogs()
+        self.streams = streams.Streams()
         self.log_follow_timeout = 300.0
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -384,25 +356,60 @@ class ApiServer:
         """Append lines to a log; ``follow=true`` streams them to the clients following it."""
         self.pod_logs.append(namespace, pod, text, container)
 
+    # ------------------------------------------------------------------ exec, attach, port-forward
+
+    def on_exec(self, namespace: str, pod: str, handler: streams.ExecHandler) -> None:
+        """Play the processes ``pods/exec`` starts in ``pod``: ``handler(session)`` returns the exit code."""
+        with self.streams.lock:
+            self.streams.exec_handlers[(namespace, pod)] = handler
+
+    def on_attach(self, namespace: str, pod: str, handler: streams.ExecHandler) -> None:
+        """Play the process ``pods/attach`` reaches in ``pod`` (``session.command`` is empty)."""
+        with self.streams.lock:
+            self.streams.attach_handlers[(namespace, pod)] = handler
+
+    def forward_port(self, namespace: str, pod: str, port: int, target: int, host: str = "127.0.0.1") -> None:
+        """Connect ``pods/portforward`` of the pod's ``port`` to ``host:target`` (unmapped ports go to
+        127.0.0.1 on the same port number)."""
+        with self.streams.lock:
+            self.streams.ports[(namespace, pod, port)] = (host, target)
+
     # ------------------------------------------------------------------ fault injection
 
     def compact(self) -> int:
         """Expire every resourceVersion up to now (old watches and continue tokens get 410)."""
         return self.store.compact()
 
-    def drop_watches(self) -> None:
-        """End every open watch stream cleanly, as a server restart would."""
-        self.store.drop_watches()
+    def drop_watches(self, *, resource: str | None = None, namespace: str | None = None) -> None:
+        """End open watch streams cleanly, as a server restart would: all of them, or those of one
+        ``resource`` (``plural`` or ``plural.group``) and/or ``namespace`` (a watch across all
+        namespaces is in none)."""
+        group = None
+        if resource is not None:
+            resource, _, group = resource.partition(".")
+        self.store.drop_watches(resource, group, namespace)
 
-    def fail_next(self, n: int = 1, status: int = 500, retry_after: int | None = None) -> None:
-        """Answer the next ``n`` API requests with an error Status (429, 500, 503 or 504)."""
-        if status not in _FAULT_REASONS:
-            raise ValueError(f"status must be one of {sorted(_FAULT_REASONS)}")
-        with self._faults.lock:
-            self._faults.failures.extend([(status, retry_after)] * n)
+    def fail_next(self, n: int = 1, status: int = 500, retry_after: int | None = None, *,
+                  verb: str | Sequence[str] | None = None, path: str | None = None, resource: str | None = None,
+                  namespace: str | None = None, name: str | None = None) -> None:
+        """Answer the next ``n`` API requests that match with an error Status.
 
-    def cut_next(self, n: int = 1, *, after_events: int = 1, end_stream: bool = False) -> None:
-        """Cut the next ``n`` API responses in the middle of a frame.
+        ``status`` is one of 400, 401, 403, 404, 409, 410, 422, 429, 500, 503 and 504.  Without a scope the
+        next requests fail whatever they are; ``verb`` (``get``, ``list``, ``watch``, ``create``,
+        ``update``, ``patch``, ``delete``, ``deletecollection``, or several), ``path`` (exact or a glob),
+        ``resource`` (``pods``, ``deployments.apps``, ``pods/log``), ``namespace`` and ``name`` narrow it
+        to matching requests, so that other requests (a test's own polling) pass.
+        """
+        if status not in REASONS:
+            raise ValueError(f"status must be one of {sorted(REASONS)}")
+        self._faults.add(self._faults.failures, RequestFilter.of(verb, path, resource, namespace, name),
+                         Failure(status, retry_after), n)
+
+    def cut_next(self, n: int = 1, *, after_events: int = 1, end_stream: bool = False,
+                 verb: str | Sequence[str] | None = None, path: str | None = None, resource: str | None = None,
+                 namespace: str | None = None, name: str | None = None) -> None:
+        """Cut the next ``n`` API responses (that match the scope, as for :meth:`fail_next`) in the middle
+        of a frame.
 
         A watch stream sends ``after_events`` events, then the first half of the next event's frame;
         any other response sends the first half of its body.  Then the connection is dropped, or, for a
@@ -411,12 +418,27 @@ class ApiServer:
         """
         if n < 0 or after_events < 0:
             raise ValueError("n and after_events must not be negative")
-        with self._faults.lock:
-            self._faults.cuts.extend([_Cut(after_events, end_stream)] * n)
+        self._faults.add(self._faults.cuts, RequestFilter.of(verb, path, resource, namespace, name),
+                         Cut(after_events, end_stream), n)
 
-    def latency(self, seconds: float) -> None:
-        """Delay every request by ``seconds`` (0 to stop)."""
-        self._faults.latency = max(0.0, float(seconds))
+    def latency(self, seconds: float, *, verb: str | Sequence[str] | None = None, path: str | None = None,
+                resource: str | None = None, namespace: str | None = None, name: str | None = None) -> None:
+        """Delay every request (in the scope, as for :meth:`fail_next`) by ``seconds``; 0 removes the delay
+        of that scope.  A request in several scopes waits the longest of their delays."""
+        flt = RequestFilter.of(verb, path, resource, namespace, name)
+        with self._faults.lock:
+            if seconds > 0:
+                self._faults.latencies[flt] = float(seconds)
+            else:
+                self._faults.latencies.pop(flt, None)
+
+    def pending_faults(self) -> int:
+        """How many injected failures and cuts have not yet been served."""
+        return self._faults.pending()
+
+    def clear_faults(self) -> None:
+        """Forget every pending failure, cut and latency."""
+        self._faults.clear()
 
     # ------------------------------------------------------------------ request handling
 
@@ -424,8 +446,6 @@ class ApiServer:
         req = _Request(h, method)
         try:
             _ = req.body  # always drain the body, so errors keep the connection usable
-            if self._faults.latency:
-                time.sleep(self._faults.latency)
             if req.path in ("/healthz", "/livez", "/readyz"):
                 self._send(h, 200, "text/plain; charset=utf-8", b"ok")
                 return
@@ -435,12 +455,13 @@ class ApiServer:
                 if cert_user is None and (auth is not None or self.require_auth or self.tls) \
                         and auth != f"Bearer {self.token}":
                     raise ApiError(401, "Unauthorized", "Unauthorized")
-            failure = self._faults.next_failure()
-            if failure is not None:
-                code, retry = failure
-                reason, message = _FAULT_REASONS[code]
-                raise ApiError(code, reason, message, retry_after=retry)
-            h.cut = self._faults.next_cut()
+            if self._faults.active:
+                failure, h.cut, delay = self._faults.take(request_info(method, req.path, req.flag("watch")))
+                if delay:
+                    time.sleep(delay)
+                if failure is not None:
+                    reason, message = REASONS[failure.status]
+                    raise ApiError(failure.status, reason, message, retry_after=failure.retry_after)
             self._route(req)
         except ApiError as exc:
             self._send_error(req, exc)
@@ -573,6 +594,9 @@ class ApiServer:
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub not in rt.subresources:
             raise ApiError(404, "NotFound", _UNKNOWN_RESOURCE)
+        if sub in streams.SUBRESOURCES and rt.storage_key == ("", "pods"):
+            streams.handle(self, req, rt, namespace, name, sub)
+            return
         if sub and subresources.serves(rt, sub):
             subresources.handle(self, req, rt, namespace, name, sub)
             return
@@ -628,8 +652,9 @@ class ApiServer:
                 self._verb(rt, "deletecollection", sub)
                 neg = self._negotiate(req)
                 labels, fields = parse_selectors(req.q("labelSelector"), req.q("fieldSelector"))
-                items = self.store.delete_collection(rt, namespace, labels, fields, self._delete_options(req),
-                                                     dry_run)
+                options = self._delete_options(req)  # may set dryRun from the body
+                items = self.store.delete_collection(rt, namespace, labels, fields, options,
+                                                     req.q("dryRun") == "All")
                 self._send_obj(req, neg, self._list_obj(rt, items, str(self.store.rv), "", None))
             else:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
@@ -670,15 +695,16 @@ class ApiServer:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                                "resource")
             neg = self._negotiate(req)
-            obj, removed = self.store.delete(rt, namespace, name, self._delete_options(req), dry_run)
+            options = self._delete_options(req)
+            obj, removed = self.store.delete(rt, namespace, name, options, req.q("dryRun") == "All")
             if removed and rt.storage_key != ("", "pods"):
                 details: dict[str, Any] = {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")}
                 if rt.group:
                     details["group"] = rt.group
                 self._send_obj(req, neg, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                           "status": "Success", "details": details})
-            else:
-                self._send_obj(req, neg, obj)
+            else:  # 202 when not deleted yet and orphanDependents=false, kube's compatibility rule
+                self._send_obj(req, neg, obj, 202 if not removed and options.get("orphanDependents") is False else 200)
         else:
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                            "resource")
@@ -744,9 +770,13 @@ class ApiServer:
         if req.q("orphanDependents"):
             options["orphanDependents"] = req.flag("orphanDependents")
         policy = options.get("propagationPolicy")
+        if policy is not None and options.get("orphanDependents") is not None:
+            raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Invalid '
+                           f'value: "{policy}": orphanDependents and deletionPropagation cannot be both set')
         if policy not in (None, "Orphan", "Background", "Foreground"):
             raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: '
-                           f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"')
+                           f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", '
+                           f'"nil"')
         if "dryRun" in options and options["dryRun"] == ["All"]:
             req.query["dryRun"] = ["All"]
         return options

@@ -30,6 +30,7 @@ from k8spb._errors import DecodeError, EncodeError
 from k8spb._schema import _json_copy
 from k8spb.testing._crd import CRD_KEY, CustomSchema, crd_status, crd_types, normalize_custom, validate_crd
 from k8spb.testing._fieldsets import ApplyConflict, FieldSet, ManagedFieldsError, apply, update_managed_fields
+from k8spb.testing._gc import FOREGROUND, ORPHAN, GarbageCollector
 from k8spb.testing._modelschema import schema_for
 from k8spb.testing._patch import (
     PatchError,
@@ -208,6 +209,7 @@ class Store:
         self.log: list[Event] = []
         self.watchers: set[Watcher] = set()
         self.timers: list[threading.Timer] = []
+        self.gc = GarbageCollector(self)
         ns = resources.get("", "v1", "namespaces")
         assert ns is not None
         for name in SYSTEM_NAMESPACES:
@@ -234,6 +236,7 @@ class Store:
                 w.events.put(event)
         if rt.storage_key == CRD_KEY:
             self._crd_changed(type_, obj)
+        self.gc.observe(rt, type_, obj, old)
 
     def _crd_changed(self, type_: str, crd: Obj) -> None:
         """Serve (or stop serving) a CRD's resources; deleting it deletes its objects."""
@@ -581,28 +584,27 @@ class Store:
                     raise ApiError(409, "Conflict", f"Precondition failed: {label} in precondition: {want}, "
                                    f"{label} in object meta: {meta.get(field_name)}",
                                    {"name": name, "kind": rt.plural})
-            if dry_run:
-                return self.served(rt, old), False
-            policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else
-                                                          "Background")
-            if rt.storage_key == ("", "namespaces"):
-                self._delete_namespace_contents(name)
-            self._collect_dependents(meta.get("uid", ""), policy)
-            grace = options.get("gracePeriodSeconds")
             new = copy.deepcopy(old)
             new_meta = new["metadata"]
+            finalizers_changed = _gc_finalizers(new_meta, options)
+            if dry_run:
+                return self.served(rt, old), False
+            if rt.storage_key == ("", "namespaces"):
+                self._delete_namespace_contents(name)
+            grace = options.get("gracePeriodSeconds")
             pending_grace = (rt.storage_key == ("", "pods") and (grace is None or grace > 0)
                              and bool(_dig(old, ("spec", "nodeName"))))
-            if pending_grace:
+            if pending_grace and not new_meta.get("deletionTimestamp"):
                 seconds = int(grace if grace is not None else _dig(old, ("spec", "terminationGracePeriodSeconds"))
                               or 30)
-                if not new_meta.get("deletionTimestamp"):
-                    new_meta["deletionTimestamp"] = now_rfc3339(datetime.now(UTC) + timedelta(seconds=seconds))
-                    new_meta["deletionGracePeriodSeconds"] = seconds
-                    self._schedule(seconds, lambda: self._finish_grace(rt, key, new_meta["uid"]))
-            if meta.get("finalizers") or pending_grace:
-                if meta.get("deletionTimestamp"):
+                new_meta["deletionTimestamp"] = now_rfc3339(datetime.now(UTC) + timedelta(seconds=seconds))
+                new_meta["deletionGracePeriodSeconds"] = seconds
+                self._schedule(seconds, lambda: self._finish_grace(rt, key, new_meta["uid"]))
+            if new_meta.get("finalizers") or pending_grace:
+                if meta.get("deletionTimestamp") and not finalizers_changed:
                     return self.served(rt, old), False
+                if not meta.get("deletionTimestamp") and int(meta.get("generation") or 0) > 0:
+                    new_meta["generation"] = int(meta["generation"]) + 1  # kube's markAsDeleting
                 new_meta.setdefault("deletionTimestamp", now_rfc3339())
                 new_meta.setdefault("deletionGracePeriodSeconds", 0)
                 new_meta["resourceVersion"] = str(self._next_rv())
@@ -636,7 +638,7 @@ class Store:
             if not rt.namespaced:
                 continue
             for key, obj in sorted(self._bucket(rt).items()):
-                if key[0] == namespace:
+                if key[0] == namespace and self._bucket(rt).get(key) is obj:  # not already collected
                     self._remove(rt, obj, copy.deepcopy(obj))
 
     def _storage_types(self) -> list[ResourceType]:
@@ -647,28 +649,6 @@ class Store:
                 if rt is not None:
                     seen[(group, plural)] = rt
         return list(seen.values())
-
-    def _collect_dependents(self, uid: str, policy: str) -> None:
-        """The garbage collector, synchronously: orphan or delete the objects ``uid`` owns."""
-        if not uid:
-            return
-        for rt in self._storage_types():
-            for key, obj in sorted(self._bucket(rt).items()):
-                refs = obj["metadata"].get("ownerReferences") or []
-                if not any(r.get("uid") == uid for r in refs):
-                    continue
-                if policy == "Orphan":
-                    new = copy.deepcopy(obj)
-                    kept = [r for r in refs if r.get("uid") != uid]
-                    if kept:
-                        new["metadata"]["ownerReferences"] = kept
-                    else:
-                        new["metadata"].pop("ownerReferences", None)
-                    new["metadata"]["resourceVersion"] = str(self._next_rv())
-                    self._bucket(rt)[key] = new
-                    self._emit(rt, "MODIFIED", new, obj)
-                elif not obj["metadata"].get("deletionTimestamp"):
-                    self.delete(rt, key[0], key[1], {"propagationPolicy": policy})
 
     def delete_collection(self, rt: ResourceType, namespace: str, labels: LabelSelector, fields: FieldSelector,
                           options: dict[str, Any], dry_run: bool = False) -> list[Obj]:
@@ -710,11 +690,17 @@ class Store:
         with self.lock:
             self.watchers.discard(w)
 
-    def drop_watches(self) -> None:
+    def drop_watches(self, plural: str | None = None, group: str | None = None,
+                     namespace: str | None = None) -> None:
+        """End the watches of ``plural`` (in ``group``, if given) and ``namespace``; None: any."""
         with self.lock:
             for w in list(self.watchers):
+                if plural is not None and (w.storage_key[1] != plural or (group and w.storage_key[0] != group)):
+                    continue
+                if namespace is not None and w.namespace != namespace:
+                    continue
                 w.events.put(None)
-            self.watchers.clear()
+                self.watchers.discard(w)
 
     def compact(self) -> int:
         with self.lock:
@@ -726,6 +712,30 @@ class Store:
         for t in self.timers:
             t.cancel()
         self.drop_watches()
+
+
+def _gc_finalizers(meta: dict[str, Any], options: dict[str, Any]) -> bool:
+    """Set the ``orphan``/``foregroundDeletion`` finalizers a delete asks for (kube's
+    deletionFinalizersForGarbageCollection); whether they changed."""
+    current = list(meta.get("finalizers") or ())
+    orphan_dependents, policy = options.get("orphanDependents"), options.get("propagationPolicy")
+    if orphan_dependents is not None:
+        orphan, foreground = bool(orphan_dependents), False
+    elif policy:
+        orphan, foreground = policy == "Orphan", policy == "Foreground"
+    else:  # the object's own finalizers say, else the default (Background) applies
+        gc_finalizers = [f for f in current if f in (ORPHAN, FOREGROUND)]
+        orphan = gc_finalizers[:1] == [ORPHAN]
+        foreground = FOREGROUND in gc_finalizers
+    wanted = [f for f in current if f not in (ORPHAN, FOREGROUND)]
+    wanted += [ORPHAN] * orphan + [FOREGROUND] * foreground
+    if set(wanted) == set(current):
+        return False
+    if wanted:
+        meta["finalizers"] = wanted
+    else:
+        meta.pop("finalizers", None)
+    return True
 
 
 def _without_times(obj: Obj) -> Obj:

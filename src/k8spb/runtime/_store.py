@@ -1,0 +1,300 @@
+"""Store (read-only views) and Writer (fed by a watcher): the cache of one kind of object.
+
+Objects decoded from protobuf are kept as their protobuf bytes (after the transform, which by default
+drops ``managedFields``) and decoded again on every read, in C: a cached pod costs its ~3 kB of bytes
+rather than a tree of Python objects, keeping one never keeps a whole list's memory alive, and what a
+reader gets is its own copy to change as it likes. Other objects (JSON-decoded custom resources,
+DynamicObject) are kept as they are.
+
+One Writer (one watcher) writes; any number of threads or tasks read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from k8spb._schema import Model
+from k8spb.runtime._watcher import Apply, Delete, Event, Init, InitApply, InitDone
+
+__all__ = ["IndexFunc", "ObjectRef", "Store", "Writer", "label_index", "strip_managed_fields"]
+
+K = TypeVar("K")
+IndexFunc = Callable[[Any], Iterable[str]]
+"""An index: the values an object is found under (``store.indexed("app", "web")``)."""
+
+
+class ObjectRef(NamedTuple):
+    """Which object: ``ObjectRef("web", "default")``; namespace None for cluster-scoped kinds."""
+
+    name: str
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+def ref_of(obj: Any) -> ObjectRef:
+    """The ObjectRef of an object with standard metadata."""
+    meta = obj.metadata
+    return ObjectRef(meta.name or "", meta.namespace or None)
+
+
+def strip_managed_fields(obj: K) -> K:
+    """The default transform: drop ``metadata.managedFields`` (often half an object's bytes)."""
+    meta: Any = getattr(obj, "metadata", None)
+    if meta is None:
+        return obj
+    pb = getattr(meta, "_pb", None)
+    if pb is not None:  # straight on the message: nothing is converted to Python
+        pb.ClearField("managedFields")
+        meta.__dict__.pop("managed_fields", None)
+    elif getattr(meta, "managed_fields", None) is not None:
+        meta.managed_fields = None
+    return obj
+
+
+_READ_ONLY = (None, strip_managed_fields)
+"""Transforms that change objects only through their protobuf messages."""
+
+
+def label_index(key: str) -> IndexFunc:
+    """An index of objects by the value of one label."""
+
+    def index(obj: Any) -> Iterable[str]:
+        labels = obj.metadata.labels if obj.metadata is not None else None
+        value = labels.get(key) if labels else None
+        return (value,) if value is not None else ()
+
+    return index
+
+
+class _Packed:
+    """How entries are kept: protobuf bytes of one model class, or objects as they are."""
+
+    __slots__ = ("cls", "parse")
+
+    def __init__(self) -> None:
+        self.cls: Any = None
+        self.parse: Any = None
+
+    def pack(self, obj: Any, untouched: bool) -> Any:
+        """``untouched``: only read since it was decoded (its message alone is the truth)."""
+        pb = obj._pb if isinstance(obj, Model) else None
+        if pb is not None and (self.cls is None or type(obj) is self.cls):
+            if self.cls is None:
+                self.cls, self.parse = type(obj), type(obj)._pb_class().FromString
+            return (pb if untouched else obj._synced_pb()).SerializePartialToString()
+        return obj
+
+    def unpack(self, entry: Any) -> Any:
+        if entry.__class__ is bytes:
+            obj = object.__new__(self.cls)  # Model._wrap, inline
+            obj._pb = self.parse(entry)
+            return obj
+        return entry
+
+
+class Store(Generic[K]):
+    """A read-only view of the objects a :class:`Writer` holds."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str | None], Any] = {}
+        self._packed = _Packed()
+        self._lock = threading.Lock()
+        self._namespaces: dict[str | None, set[tuple[str, str | None]]] = {}
+        self._indexes: dict[str, dict[str, set[tuple[str, str | None]]]] = {}
+        self._ready = threading.Event()
+        self._waiters: builtins.list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    # reads -------------------------------------------------------------------------------------------
+
+    def get(self, name: str | ObjectRef, namespace: str | None = None) -> K | None:
+        """The object, or None; ``get("web", "default")`` or ``get(ObjectRef(...))``."""
+        entry = self._data.get(name if isinstance(name, ObjectRef) else (name, namespace or None))
+        return None if entry is None else self._packed.unpack(entry)
+
+    def __contains__(self, ref: object) -> bool:
+        return ref in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def keys(self) -> builtins.list[ObjectRef]:
+        """The ObjectRef of every object."""
+        return [ObjectRef(*k) for k in list(self._data)]
+
+    def list(self) -> builtins.list[K]:
+        """Every object (each read decodes it: prefer ``get`` or an index for a few)."""
+        unpack = self._packed.unpack
+        return [unpack(e) for e in list(self._data.values())]
+
+    def in_namespace(self, namespace: str | None) -> builtins.list[K]:
+        """The objects of one namespace (None: the cluster-scoped ones)."""
+        with self._lock:
+            keys = list(self._namespaces.get(namespace or None, ()))
+        return self._many(keys)
+
+    def indexed(self, index: str, value: str) -> builtins.list[K]:
+        """The objects an index (given to the Writer) files under ``value``."""
+        with self._lock:
+            try:
+                keys = list(self._indexes[index].get(value, ()))
+            except KeyError:
+                raise KeyError(f"no index named {index!r} (indexes: {sorted(self._indexes)})") from None
+        return self._many(keys)
+
+    def _many(self, keys: builtins.list[tuple[str, str | None]]) -> builtins.list[K]:
+        unpack, data = self._packed.unpack, self._data
+        return [unpack(e) for e in (data.get(k) for k in sorted(keys)) if e is not None]
+
+    # readiness --------------------------------------------------------------------------------------
+
+    @property
+    def is_ready(self) -> bool:
+        """True once the first initial state (list) is complete."""
+        return self._ready.is_set()
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Block until the store is ready; False if ``timeout`` passed first."""
+        return self._ready.wait(timeout)
+
+    async def until_ready(self) -> None:
+        """Wait (asyncio) until the store is ready."""
+        if self._ready.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._ready.is_set():
+                return
+            self._waiters.append((loop, fut))
+        await fut
+
+    def _set_ready(self) -> None:
+        with self._lock:
+            self._ready.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, fut in waiters:
+            loop.call_soon_threadsafe(_resolve, fut)
+
+    def __repr__(self) -> str:
+        return f"Store({len(self._data)} objects{', ready' if self.is_ready else ''})"
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class Writer(Generic[K]):
+    """Applies watcher events to a :class:`Store` (``writer.store``).
+
+    ``transform`` runs on every object before it is kept (default: :func:`strip_managed_fields`; pass
+    ``None`` to keep objects whole); ``indexes`` name functions giving the values to find objects by.
+    """
+
+    def __init__(self, *, transform: Callable[[K], K] | None = strip_managed_fields,
+                 indexes: dict[str, IndexFunc] | None = None) -> None:
+        self.store: Store[K] = Store()
+        self._transform = transform
+        self._index_funcs = dict(indexes or {})
+        self.store._indexes = {name: {} for name in self._index_funcs}
+        self._buffer: dict[tuple[str, str | None], Any] | None = None  # the initial state being listed
+        self._buffer_values: dict[tuple[str, str | None], dict[str, tuple[str, ...]]] = {}
+        self._interned: dict[str, str] = {}
+        self._values: dict[tuple[str, str | None], dict[str, tuple[str, ...]]] = {}
+
+    def apply(self, event: Event[K]) -> None:
+        """Apply one watcher event."""
+        if isinstance(event, Apply):
+            self._put(event.object, initial=False)
+        elif isinstance(event, Delete):
+            self._remove(self._key(event.object))
+        elif isinstance(event, InitApply):
+            self._put(event.object, initial=True)
+        elif isinstance(event, Init):
+            self._buffer, self._buffer_values = {}, {}
+        elif isinstance(event, InitDone):
+            self._replace(self._buffer or {}, self._buffer_values)
+            self._buffer, self._buffer_values = None, {}
+            self.store._set_ready()
+
+    def _key(self, obj: Any) -> tuple[str, str | None]:
+        meta = obj.metadata
+        ns = meta.namespace or None
+        if ns is not None:  # one string per namespace, not one per object
+            ns = self._interned.setdefault(ns, ns)
+        return (meta.name or "", ns)
+
+    def _put(self, obj: K, *, initial: bool) -> None:
+        key = self._key(obj)
+        if self._transform is not None:
+            obj = self._transform(obj)
+        values = self._index_values(obj) if self._index_funcs else None
+        entry = self.store._packed.pack(obj, self._transform in _READ_ONLY)
+        if initial:
+            if self._buffer is None:
+                self._buffer = {}
+            self._buffer[key] = entry
+            if values is not None:
+                self._buffer_values[key] = values
+        else:
+            self.store._data[key] = entry
+            self._index(key, values)
+
+    def _index_values(self, obj: Any) -> dict[str, tuple[str, ...]]:
+        return {name: tuple(fn(obj)) for name, fn in self._index_funcs.items()}
+
+    def _index(self, key: tuple[str, str | None], values: dict[str, tuple[str, ...]] | None) -> None:
+        store = self.store
+        with store._lock:
+            store._namespaces.setdefault(key[1], set()).add(key)
+            if values is None:
+                return
+            old = self._values.get(key, {})
+            for name, vals in values.items():
+                table = store._indexes[name]
+                for v in old.get(name, ()):
+                    if v not in vals:
+                        _discard(table, v, key)
+                for v in vals:
+                    table.setdefault(v, set()).add(key)
+            self._values[key] = values
+
+    def _remove(self, key: tuple[str, str | None]) -> None:
+        store = self.store
+        store._data.pop(key, None)
+        with store._lock:
+            _discard(store._namespaces, key[1], key)
+            for name, vals in self._values.pop(key, {}).items():
+                for v in vals:
+                    _discard(store._indexes[name], v, key)
+
+    def _replace(self, data: dict[tuple[str, str | None], Any],
+                 values: dict[tuple[str, str | None], dict[str, tuple[str, ...]]]) -> None:
+        store = self.store
+        namespaces: dict[str | None, set[tuple[str, str | None]]] = {}
+        for key in data:
+            namespaces.setdefault(key[1], set()).add(key)
+        indexes: dict[str, dict[str, set[tuple[str, str | None]]]] = {name: {} for name in self._index_funcs}
+        for key, vals in values.items():
+            for name, vs in vals.items():
+                for v in vs:
+                    indexes[name].setdefault(v, set()).add(key)
+        with store._lock:
+            store._data = data
+            store._namespaces = namespaces
+            store._indexes = indexes
+            self._values = values
+
+
+def _discard(table: dict[Any, set[Any]], value: Any, key: Any) -> None:
+    keys = table.get(value)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del table[value]

@@ -1,0 +1,348 @@
+"""watcher(): list, then watch from the list's resourceVersion, recovering from every failure.
+
+The state machine is written once, without IO (:class:`_Machine`): it says what to do next (list a
+page, watch, sleep) and turns what came back into :data:`Event` values. :func:`watcher` drives it
+with an :class:`~k8spb.Api` (an iterator) or an :class:`~k8spb.AsyncApi` (an async iterator).
+
+Recovery, as client-go's reflector and kube-rs's watcher do it:
+
+* a watch that ends (the server's timeout, a dropped connection, a stream cut mid-frame) is started
+  again from the last resourceVersion seen: nothing is listed again and nothing is lost;
+* 410 Gone (that resourceVersion is compacted away) lists again: ``Init``, ``InitApply`` ...,
+  ``InitDone``, after which a store holds exactly what the server holds;
+* any other failure (429, 5xx, a refused connection) waits, with exponential backoff and jitter, then
+  retries the step that failed; a successful step resets the backoff.
+
+Bookmarks are asked for and only move the resourceVersion on. With ``initial_list="streaming"`` the
+initial state comes from one watch (``sendInitialEvents``, ended by the ``k8s.io/initial-events-end``
+bookmark); a server that refuses it is listed instead, from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
+
+from k8spb._api import Api, AsyncApi
+from k8spb._errors import ApiError, DecodeError, Gone, TransportError
+from k8spb._request import ListParams, WatchParams
+
+if TYPE_CHECKING:
+    from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata
+
+__all__ = [
+    "Apply",
+    "Backoff",
+    "Delete",
+    "Event",
+    "Init",
+    "InitApply",
+    "InitDone",
+    "WatcherConfig",
+    "metadata_watcher",
+    "watcher",
+]
+
+K = TypeVar("K")
+log = logging.getLogger("k8spb.runtime")
+
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass(slots=True)
+class Init:
+    """A (re)list starts: what follows, up to :class:`InitDone`, is the whole state."""
+
+
+@dataclass(slots=True)
+class InitApply(Generic[K]):
+    """An object of the initial state."""
+
+    object: K
+
+
+@dataclass(slots=True)
+class InitDone:
+    """The initial state is complete; ``resource_version`` is where watching starts."""
+
+    resource_version: str | None = None
+
+
+@dataclass(slots=True)
+class Apply(Generic[K]):
+    """An object was added or modified."""
+
+    object: K
+
+
+@dataclass(slots=True)
+class Delete(Generic[K]):
+    """An object was deleted (its last state)."""
+
+    object: K
+
+
+Event: TypeAlias = Init | InitApply[K] | InitDone | Apply[K] | Delete[K]
+"""What a watcher yields: ``match event: case Apply(obj): ...``."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with jitter: ``initial`` doubling up to ``maximum`` seconds."""
+
+    initial: float = 0.8
+    maximum: float = 30.0
+    factor: float = 2.0
+    jitter: bool = True
+
+    def delay(self, failures: int) -> float:
+        """The wait after ``failures`` consecutive failures (1 or more)."""
+        base = min(self.maximum, self.initial * self.factor ** max(0, failures - 1))
+        return base * (0.5 + random.random()) if self.jitter else base
+
+
+@dataclass(frozen=True, slots=True)
+class WatcherConfig:
+    """What to watch and how.
+
+    ``list_semantic``: "most_recent" lists consistently (resourceVersion unset, paged);
+    "any" lets the server answer from its cache (resourceVersion "0"), faster and possibly stale.
+    """
+
+    label_selector: str | None = None
+    field_selector: str | None = None
+    page_size: int | None = 500
+    timeout_seconds: int = 290
+    """The server ends each watch after this long; the watcher starts the next one."""
+    bookmarks: bool = True
+    list_semantic: Literal["most_recent", "any"] = "most_recent"
+    initial_list: Literal["list", "streaming"] = "list"
+    backoff: Backoff = Backoff()
+
+    def list_params(self) -> ListParams:
+        any_rv = self.list_semantic == "any"
+        return ListParams(label_selector=self.label_selector, field_selector=self.field_selector,
+                          limit=None if any_rv else self.page_size, resource_version="0" if any_rv else None)
+
+    def watch_params(self, resource_version: str | None, *, initial: bool = False) -> WatchParams:
+        return WatchParams(label_selector=self.label_selector, field_selector=self.field_selector,
+                           resource_version=resource_version, timeout_seconds=self.timeout_seconds,
+                           allow_bookmarks=self.bookmarks or initial, send_initial_events=initial)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The state machine (no IO)
+
+
+@dataclass(frozen=True, slots=True)
+class _List:
+    params: ListParams
+
+
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    params: WatchParams
+
+
+_Step = _List | _Watch
+
+
+def _resource_version(obj: Any) -> str | None:
+    meta = getattr(obj, "metadata", None)
+    rv = getattr(meta, "resource_version", None) if meta is not None else None
+    return rv or None
+
+
+def _ends_initial_events(obj: Any) -> bool:
+    meta = getattr(obj, "metadata", None)
+    annotations: dict[str, str] | None = getattr(meta, "annotations", None) if meta is not None else None
+    return annotations is not None and annotations.get(INITIAL_EVENTS_END) == "true"
+
+
+class _Machine:
+    """The watcher's states: listing (page by page), streaming the initial state, watching."""
+
+    def __init__(self, config: WatcherConfig) -> None:
+        self.config = config
+        self.streaming = config.initial_list == "streaming"
+        self.listing = True  # the next step builds the initial state
+        self.continue_token: str | None = None
+        self.rv: str | None = None  # where the next watch starts
+        self.initial = False  # inside a streamed initial state (between Init and the end bookmark)
+        self.failures = 0
+        self.relists = 0  # how many times the state was listed (for tests and logs)
+
+    def step(self) -> _Step:
+        if self.listing and not self.streaming:  # list, page by page
+            params = self.config.list_params()
+            if self.continue_token:
+                params = replace(params, continue_token=self.continue_token, resource_version=None)
+            return _List(params)
+        if self.listing:  # stream the initial state (sendInitialEvents)
+            return _Watch(self.config.watch_params(None, initial=True))
+        return _Watch(self.config.watch_params(self.rv))
+
+    def page(self, page: Any) -> list[Event[Any]]:
+        """A list page arrived: its objects, framed by Init / InitDone."""
+        events: list[Event[Any]] = [Init()] if self.continue_token is None else []
+        events += [InitApply(obj) for obj in page]
+        self.continue_token = page.continue_token
+        if self.continue_token is None:
+            self.rv = page.resource_version
+            self.listing = False
+            self.relists += 1
+            events.append(InitDone(self.rv))
+        self.failures = 0
+        return events
+
+    def event(self, type_: str, obj: Any) -> list[Event[Any]]:
+        """A watch event arrived."""
+        self.failures = 0
+        rv = _resource_version(obj)
+        if rv is not None:
+            self.rv = rv
+        if self.listing:  # the first event of a streamed initial state
+            self.listing, self.initial = False, True
+            return [Init(), *self.event(type_, obj)]
+        if type_ == "BOOKMARK":
+            if self.initial and _ends_initial_events(obj):
+                self.initial = False
+                self.relists += 1
+                return [InitDone(self.rv)]
+            return []
+        if self.initial:
+            return [InitApply(obj)] if type_ != "DELETED" else []
+        if type_ == "DELETED":
+            return [Delete(obj)]
+        return [Apply(obj)]
+
+    def watch_ended(self) -> None:
+        """The server ended the watch (its timeout): watch again from the last resourceVersion."""
+        if self.initial:  # ended before the initial state was complete: start it over
+            self._restart()
+
+    def failed(self, exc: Exception) -> float:
+        """A step failed: how long to wait before the next one."""
+        if isinstance(exc, Gone):
+            log.info("watcher: %s; listing again", exc)
+            self._restart()
+            self.failures = 0
+            return 0.0
+        if self.listing and self.streaming and isinstance(exc, ApiError) and exc.code in (400, 403, 422):
+            log.info("watcher: the server refuses streaming lists (%s); listing instead", exc)
+            self.streaming = False
+            self._restart()
+            return 0.0
+        if self.initial:
+            self._restart()
+        self.failures += 1
+        delay = self.config.backoff.delay(self.failures)
+        log.warning("watcher: %s; retrying in %.2f s", exc, delay)
+        return delay
+
+    def _restart(self) -> None:
+        self.listing = True
+        self.initial = False
+        self.continue_token = None
+
+
+_RECOVERABLE = (ApiError, TransportError, DecodeError)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Drivers
+
+
+@overload
+def watcher(api: Api[K], config: WatcherConfig | None = None, *,
+            stop: threading.Event | None = None) -> Iterator[Event[K]]: ...
+@overload
+def watcher(api: AsyncApi[K], config: WatcherConfig | None = None, *,
+            stop: threading.Event | None = None) -> AsyncIterator[Event[K]]: ...
+
+
+def watcher(api: Api[K] | AsyncApi[K], config: WatcherConfig | None = None, *,
+            stop: threading.Event | None = None) -> Iterator[Event[K]] | AsyncIterator[Event[K]]:
+    """Every change of the objects ``api`` sees, forever (see the module docstring).
+
+    With an :class:`~k8spb.Api` it is an iterator; with an :class:`~k8spb.AsyncApi` an async one
+    (cancel its task to stop it). A sync watcher ends once ``stop`` is set: at the next event, failure
+    or step (a watch waiting for events ends at the server's next bookmark or timeout).
+    """
+    machine = _Machine(config or WatcherConfig())
+    if isinstance(api, AsyncApi):
+        return _arun(machine, api.list, api.watch)
+    return _run(machine, api.list, api.watch, stop)
+
+
+@overload
+def metadata_watcher(api: Api[Any], config: WatcherConfig | None = None, *,
+                     stop: threading.Event | None = None) -> Iterator[Event[PartialObjectMetadata]]: ...
+@overload
+def metadata_watcher(api: AsyncApi[Any], config: WatcherConfig | None = None, *,
+                     stop: threading.Event | None = None) -> AsyncIterator[Event[PartialObjectMetadata]]: ...
+
+
+def metadata_watcher(api: Api[Any] | AsyncApi[Any], config: WatcherConfig | None = None, *,
+                     stop: threading.Event | None = None) -> Iterator[Event[PartialObjectMetadata]] | AsyncIterator[
+                         Event[PartialObjectMetadata]]:
+    """Like :func:`watcher`, with only each object's metadata (PartialObjectMetadata, in protobuf
+    also for custom resources): a fraction of the bytes and memory for controllers that need no more."""
+    machine = _Machine(config or WatcherConfig())
+    if isinstance(api, AsyncApi):
+        return _arun(machine, api.list_metadata, api.watch_metadata)
+    return _run(machine, api.list_metadata, api.watch_metadata, stop)
+
+
+def _run(machine: _Machine, list_: Any, watch: Any, stop: threading.Event | None) -> Iterator[Event[Any]]:
+    stopped = stop.is_set if stop is not None else lambda: False
+    while not stopped():
+        step = machine.step()
+        try:
+            if isinstance(step, _List):
+                yield from machine.page(list_(step.params))
+                continue
+            for ev in watch(step.params):
+                yield from machine.event(ev.type, ev.object)
+                if stopped():
+                    return
+            machine.watch_ended()
+        except _RECOVERABLE as exc:
+            pause = machine.failed(exc)
+            if pause:
+                if stop is not None:
+                    stop.wait(pause)
+                else:
+                    time.sleep(pause)
+
+
+async def _arun(machine: _Machine, list_: Any, watch: Any) -> AsyncIterator[Event[Any]]:
+    while True:
+        step = machine.step()
+        try:
+            if isinstance(step, _List):
+                for event in machine.page(await list_(step.params)):
+                    yield event
+                continue
+            async for ev in watch(step.params):
+                for event in machine.event(ev.type, ev.object):
+                    yield event
+            machine.watch_ended()
+        except _RECOVERABLE as exc:
+            pause = machine.failed(exc)
+            if pause:
+                await asyncio.sleep(pause)
