@@ -16,6 +16,7 @@ from k8spb._codec._document import (
 from k8spb._codec._envelope import decode_envelope, encode_envelope
 from k8spb._errors import DecodeError, EncodeError
 from k8spb._schema import Model, set_raw_decoder
+from k8spb._traits import ListResource
 
 __all__ = ["JSON", "PROTOBUF", "YAML", "decode", "decode_all", "encode", "encode_all", "media_type"]
 
@@ -59,7 +60,8 @@ def decode(data: Data, content_type: str | None = None, *, into: type[Model] | N
             return into.from_dict(decode_envelope(raw).to_dict())
         return decode_envelope(raw, into)
     if fmt == "json":
-        return model_from_document(parse_json(raw), "JSON", into, origin)
+        listing = into is not None and issubclass(into, ListResource)
+        return model_from_document(parse_json(raw, listing=listing), "JSON", into, origin)
     docs = load_yaml_documents(raw)
     if len(docs) != 1:
         raise DecodeError(f"YAML holds {len(docs)} documents; use decode_all for multi-document YAML"

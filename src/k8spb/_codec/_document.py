@@ -15,6 +15,20 @@ from k8spb._schema import Model, Raw, parse_raw
 __all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document", "parse_json"]
 
 _OBJECT = msgspec.json.Decoder(dict[str, Raw])
+_Unset = msgspec.UnsetType
+
+
+class _ListDocument(msgspec.Struct, forbid_unknown_fields=True):
+    """A list's four keys, its items split into their keys in the same scan (see parse_json)."""
+
+    apiVersion: str | _Unset | None = msgspec.UNSET
+    kind: str | _Unset | None = msgspec.UNSET
+    metadata: dict[str, Raw] | _Unset | None = msgspec.UNSET
+    items: list[dict[str, Raw] | None] | _Unset | None = msgspec.UNSET
+
+
+_LIST = msgspec.json.Decoder(_ListDocument)
+_LIST_KEYS = tuple(_ListDocument.__struct_fields__)
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -47,18 +61,27 @@ def load_json(data: bytes) -> Any:
         raise DecodeError("invalid JSON: nested too deeply") from None
 
 
-def parse_json(data: bytes) -> Any:
+def parse_json(data: bytes, *, listing: bool = False) -> Any:
     """A JSON document for a model: an object's values stay encoded (``Raw``) until a field is read.
 
     The whole payload is checked here (syntax by the scan, UTF-8 up front); what only parsing a value
     finds (a number out of range) surfaces where that value is read. Anything but an object, or what
-    the scan refuses, goes through :func:`load_json` (its value, or its located message).
+    the scan refuses, goes through :func:`load_json` (its value, or its located message). ``listing``:
+    the document is a list, whose items are split into their keys in the same scan when it has the
+    four keys of a list and no other.
     """
     if not data.isascii():
         try:
             data.decode()
         except UnicodeDecodeError as exc:
             raise DecodeError(f"JSON is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    if listing:
+        try:
+            doc = _LIST.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            pass  # another shape: the general way below
+        else:
+            return {k: v for k in _LIST_KEYS if (v := getattr(doc, k)) is not msgspec.UNSET}
     try:
         return _OBJECT.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
