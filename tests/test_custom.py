@@ -476,6 +476,41 @@ def test_watch_typed_objects(client: Client) -> None:
     assert seen == [("ADDED", "watched", 1), ("MODIFIED", "watched", 2), ("DELETED", "watched", 2)]
 
 
+def test_runtime_watcher_and_store_of_typed_objects(client: Client) -> None:
+    from k8spb.runtime import Apply as Changed
+    from k8spb.runtime import InitApply, InitDone, Writer, reflector, watcher
+
+    gadgets = Api(client, Gadget, namespace="default")
+    gadgets.create(_gadget("cached", replicas=2))
+    writer: Writer[Gadget] = Writer()
+    stop = threading.Event()
+    seen = []
+    for event in reflector(writer, watcher(gadgets, stop=stop)):
+        seen.append(type(event).__name__)
+        if isinstance(event, InitApply):
+            assert isinstance(event.object, Gadget)
+        if isinstance(event, InitDone):
+            gadgets.patch("cached", Merge({"spec": {"replicas": 3}}))
+        if isinstance(event, Changed) and event.object.spec.replicas == 3:
+            stop.set()
+            break
+    cached = writer.store.get("cached", "default")
+    assert isinstance(cached, Gadget) and cached.spec.replicas == 3 and "InitDone" in seen
+    assert cached.metadata is not None and cached.metadata.managed_fields is None  # the default transform
+    gadgets.delete("cached")
+
+
+def test_copy_and_pickle(client: Client) -> None:
+    import copy
+    import pickle
+
+    made = _gadget("copy", ports=[Port(name="a", port=1)])
+    decoded = k8spb.decode(k8spb.encode(made, k8spb.JSON))
+    for obj in (made, decoded):
+        for clone in (copy.deepcopy(obj), copy.copy(obj), pickle.loads(pickle.dumps(obj))):
+            assert type(clone) is Gadget and clone == made
+
+
 def test_lazy_field_errors_name_the_request(client: Client, server: ApiServer) -> None:
     """Issue 13: a bad JSON field read after the response was decoded names the request it came in."""
     rt = server.resources.get(GROUP, "v1", "gadgets")

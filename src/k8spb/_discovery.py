@@ -138,6 +138,13 @@ def _steps() -> Generator[Request, str | None, Discovery]:
     return Discovery(tuple(r for d in lists for r in parse_resource_list(d)))
 
 
+def _skipped(request: Request, exc: ApiError) -> str | None:
+    """None (go on without this document) for what discovery may miss, else raise."""
+    if not isinstance(exc, (NotFound, NotAcceptable)) and request.header("Accept") != _AGGREGATED:
+        raise exc
+    return None
+
+
 def discover(client: Client) -> Discovery:
     """Discover the resources of the server behind ``client``."""
     steps = _steps()
@@ -145,12 +152,8 @@ def discover(client: Client) -> Discovery:
     while True:
         try:
             text: str | None = client.request_text(request)
-        except (NotFound, NotAcceptable):
-            text = None
-        except ApiError:
-            if request.header("Accept") != _AGGREGATED:
-                raise
-            text = None
+        except ApiError as exc:
+            text = _skipped(request, exc)
         try:
             request = steps.send(text)
         except StopIteration as done:
@@ -164,12 +167,8 @@ async def adiscover(client: AsyncClient) -> Discovery:
     while True:
         try:
             text: str | None = await client.request_text(request)
-        except (NotFound, NotAcceptable):
-            text = None
-        except ApiError:
-            if request.header("Accept") != _AGGREGATED:
-                raise
-            text = None
+        except ApiError as exc:
+            text = _skipped(request, exc)
         try:
             request = steps.send(text)
         except StopIteration as done:

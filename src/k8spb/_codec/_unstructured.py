@@ -7,7 +7,7 @@ Decoded from JSON they stay encoded like every JSON-decoded model: ``metadata`` 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from k8spb._errors import DecodeError
 from k8spb._schema import DefaultField, Model, Raw, _json_copy, json_field, json_model, parse_raw
@@ -32,13 +32,26 @@ def _check_type_meta(doc: dict[str, Any], what: str) -> str:
     return kind
 
 
-class DynamicObject(Model):
+class _Dynamic(Model):
+    """What DynamicObject and DynamicList share: the kind is per object."""
+
+    _dynamic = True
+
+    @classmethod
+    def from_json(cls, data: bytes, origin: str = "") -> Self:
+        """From JSON bytes (lazily, as the codec decodes); ``origin`` is named in errors of fields read later."""
+        from k8spb._codec._document import model_from_document, parse_json
+
+        obj: Self = model_from_document(parse_json(data, listing=issubclass(cls, ListResource)), "JSON", cls,
+                                        origin)  # type: ignore[assignment]
+        return obj
+
+
+class DynamicObject(_Dynamic):
     """A Kubernetes object of any kind: apiVersion, kind, typed ``metadata``, every other key in ``body``.
 
     ``obj["spec"]`` parses only that key of a decoded object; ``body`` parses them all.
     """
-
-    _dynamic = True
 
     api_version: str
     kind: str
@@ -115,14 +128,6 @@ class DynamicObject(Model):
                    metadata=ObjectMeta.from_dict(meta) if meta is not None else ObjectMeta(), body=rest)
 
     @classmethod
-    def from_json(cls, data: bytes, origin: str = "") -> DynamicObject:
-        """From JSON bytes (lazily, as the codec decodes); ``origin`` is named in errors of fields read later."""
-        from k8spb._codec._document import model_from_document, parse_json
-
-        obj: DynamicObject = model_from_document(parse_json(data), "JSON", cls, origin)  # type: ignore[assignment]
-        return obj
-
-    @classmethod
     def _from_document(cls, doc: dict[str, Any], what: str, origin: str = "") -> DynamicObject:
         kind = _check_type_meta(doc, f"{what} object")
         return cls._from_json_dict(doc, f"{origin}: {kind}" if origin else kind)
@@ -159,10 +164,8 @@ json_model(DynamicObject, (json_field("api_version", "apiVersion", "s"), json_fi
                            json_field("metadata", "metadata", "m", cls=ObjectMeta, factory=ObjectMeta)))
 
 
-class DynamicList(Model, ListResource[DynamicObject]):
+class DynamicList(_Dynamic, ListResource[DynamicObject]):
     """A list of dynamic objects (one page). Items without apiVersion/kind take the list's."""
-
-    _dynamic = True
     item_kind: ClassVar[str] = ""
 
     api_version: str
@@ -193,14 +196,6 @@ class DynamicList(Model, ListResource[DynamicObject]):
         meta = data.get("metadata")
         return cls(api_version=api_version, kind=kind, metadata=ListMeta.from_dict(meta) if meta else ListMeta(),
                    items=objs)
-
-    @classmethod
-    def from_json(cls, data: bytes, origin: str = "") -> DynamicList:
-        """From JSON bytes (lazily, as the codec decodes); ``origin`` is named in errors of fields read later."""
-        from k8spb._codec._document import model_from_document, parse_json
-
-        obj: DynamicList = model_from_document(parse_json(data), "JSON", cls, origin)  # type: ignore[assignment]
-        return obj
 
     @classmethod
     def _from_document(cls, doc: dict[str, Any], what: str, origin: str = "") -> DynamicList:
