@@ -628,7 +628,8 @@ def _build(cls: type[Model], frame_locals: dict[str, Any], rules: Iterable[Rule]
         description = dc_field.metadata.get("description") or docs.get(attr)
         infos.append(_FieldInfo(attr, key, shape, default is dataclasses.MISSING and not shape.optional, default,
                                 description))
-        factory = default if default is not dataclasses.MISSING else None
+        # a default of None is what an absent key reads anyway: only other defaults need a factory
+        factory = default if default is not dataclasses.MISSING and dc_field.default is not None else None
         fields.append(json_field(attr, key, shape.kind, shape.container, shape.cls, factory=factory))
     if len({f.key for f in fields}) != len(fields):
         raise TypeError(f"{cls.__qualname__}: two fields have the same JSON key")

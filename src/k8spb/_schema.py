@@ -871,15 +871,18 @@ class Field:
         if container == "l":
             if not isinstance(raw, list):
                 raise _bad(path, "a list", raw)
-            if self.kind_code == "m" and all(v.__class__ is dict for v in raw):  # objects: made here, no call each
+            if self.kind_code == "m":  # objects: made here, no call each
                 cls = self.cls
                 items = []
                 for i, v in enumerate(raw):
+                    if v.__class__ is not dict:
+                        break  # a null or a wrong item: the general way below
                     child: Model = _new(cls)  # type: ignore[arg-type]
                     child._json = v
                     child._path = f"{path}[{i}]"
                     items.append(child)
-                return items
+                else:
+                    return items
             return [None if v is None else self._one_from_json(v, f"{path}[{i}]") for i, v in enumerate(raw)]
         if not isinstance(raw, dict):
             raise _bad(path, "an object (map)", raw)
@@ -1191,6 +1194,15 @@ class DefaultField(Field):
     def __init__(self, attr: str, key: str, kind: str, container: str, factory: Callable[[], Any]) -> None:
         super().__init__(attr, key, (key,), kind, container)
         self.factory = factory
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None
+        src = obj._json  # JSON-only: no protobuf source
+        v = src.get(self.key, _MISSING) if src is not None else None
+        value = self.factory() if v is _MISSING else None if v is None else self.json_of(v, obj)
+        _setattr(obj, self.attr, value)
+        return value
 
     def peek_source(self, obj: Model) -> Any:
         raw = obj._json
