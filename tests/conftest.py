@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._hostile import hostile  # noqa: F401  (a fixture: a scripted HTTP server for client tests)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("K8SPB_SHARED", ROOT.parent / "shared"))
 TESTDATA = SHARED / "kubernetes" / "testdata"

@@ -252,3 +252,16 @@ def test_async_watch_cut(server: ApiServer) -> None:
             return seen
 
     assert asyncio.run(main()) == ["acut-0"]
+
+
+def test_import_leaves_the_client_stack_for_later(server: ApiServer) -> None:
+    """``import k8spb`` + a model loads no HTTP or asyncio stack (httpcore, and h2 with it, come with a client)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, k8spb; from k8spb.api.core.v1 import Pod; "
+            "print(sorted(m for m in ('asyncio', 'httpcore', 'httpx', 'anyio', 'h2', 'wsproto') if m in sys.modules)); "
+            f"c = k8spb.Client(k8spb.Config.from_kubeconfig({server.kubeconfig_path!r})); "
+            "print(len(list(k8spb.Api(c, Pod, namespace='default').list())) >= 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert out.stdout.split("\n")[:2] == ["[]", "True"], out.stderr[-2000:]

@@ -124,3 +124,25 @@ def test_kubectl_over_tls(srv: ApiServer, tmp_path: Path) -> None:
     finally:
         with Client(Config.from_kubeconfig(srv.kubeconfig_path), backoff=0.01) as client:
             Api(client, Pod, namespace="default").delete("tls-pod")
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_tls_server_name_is_what_is_verified(srv: ApiServer, tmp_path: Path, asynchronous: bool) -> None:
+    """The certificate names localhost and 127.0.0.1, not other.example: ``tls-server-name`` decides."""
+    import asyncio
+
+    def get(name: str) -> Any:
+        config = Config.from_kubeconfig(_edited(srv, tmp_path, **{"tls-server-name": name}))
+        if not asynchronous:
+            with Client(config, max_retries=0) as client:
+                return Api(client, ConfigMap, namespace="default").list()
+
+        async def main() -> Any:
+            async with k8spb.AsyncClient(config, max_retries=0) as client:
+                return await k8spb.AsyncApi(client, ConfigMap, namespace="default").list()
+
+        return asyncio.run(main())
+
+    assert get("localhost") is not None
+    with pytest.raises(k8spb.TransportError, match=r"other\.example"):
+        get("other.example")

@@ -17,7 +17,8 @@ LAYERS = {
     "k8spb._codec": 2,
     "k8spb._request": 3, "k8spb._dynamic": 3,
     "k8spb._channels": 3,  # exec/attach/port-forward channel protocol, sans-io: shared with k8spb.testing
-    "k8spb._config": 4, "k8spb._auth": 4, "k8spb._chunked": 4, "k8spb._transport": 4, "k8spb._client": 4,
+    "k8spb._config": 4, "k8spb._auth": 4, "k8spb._body": 4, "k8spb._chunked": 4, "k8spb._transport": 4,
+    "k8spb._http1": 4, "k8spb._client": 4,
     "k8spb._websocket": 4, "k8spb._exec": 4, "k8spb._portforward": 4, "k8spb._cp": 4,
     "k8spb._api": 5, "k8spb._discovery": 5,
     "k8spb.runtime": 6,

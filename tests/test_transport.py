@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpcore
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,9 +26,9 @@ from k8spb._transport import (
     _ReadSize,
     _Stream,
     async_chunked_body,
-    async_transport,
+    async_pool,
     chunked_body,
-    transport,
+    pool,
 )
 from k8spb.api.core.v1 import ConfigMap
 from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
@@ -209,17 +208,16 @@ def srv(request: pytest.FixtureRequest) -> Iterator[ApiServer]:
 
 
 def _installed(client: Client | AsyncClient) -> Any:
-    pool = client._http._transport._pool  # type: ignore[attr-defined]
-    backend = pool._network_backend
-    assert isinstance(backend, (_Backend, _AsyncBackend)), "httpx no longer takes k8spb's bulk reads"
-    return pool
+    backend = client._pool._network_backend
+    assert isinstance(backend, (_Backend, _AsyncBackend)), "httpcore no longer takes k8spb's bulk reads"
+    return client._pool
 
 
 def test_sync_client_reads_large_responses_in_bulk(srv: ApiServer) -> None:
     with Client(Config.from_kubeconfig(srv.kubeconfig_path)) as client:
-        pool = _installed(client)
-        recording = _Recording(pool._network_backend._inner)
-        pool._network_backend = _Backend(recording)
+        installed = _installed(client)
+        recording = _Recording(installed._network_backend._inner)
+        installed._network_backend = _Backend(recording)
         api = Api(client, ConfigMap, namespace="default")
         listed = api.list()
         assert [(cm.metadata.name, cm.data) for cm in listed.items] == [
@@ -251,12 +249,13 @@ def test_async_client_reads_in_bulk_and_intact(srv: ApiServer) -> None:
     assert asyncio.run(main()) == [(f"big-{i:02d}", {"blob": BIG, "i": str(i)}) for i in range(COUNT)]
 
 
-@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:3128", "socks5://127.0.0.1:1080"])
+@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:3128", "socks5://127.0.0.1:1080",
+                                   "http://user:pa%40ss@127.0.0.1:3128"])
 def test_every_pool_kind_gets_bulk_reads(proxy: str | None) -> None:
-    if proxy and proxy.startswith("socks"):
-        pytest.importorskip("socksio")
-    out = transport(verify=ssl.create_default_context(), proxy=proxy, http2=False)
-    assert isinstance(out._pool._network_backend, _Backend)
+    out = pool(verify=ssl.create_default_context(), proxy=proxy, http2=False)
+    assert isinstance(out._network_backend, _Backend)
+    if proxy and "@" in proxy:  # the user info becomes a header, never part of the URL httpcore shows
+        assert out._proxy.url.host == b"127.0.0.1" and out._proxy.auth == (b"user", b"pa@ss")
 
 
 # -- chunked bodies read straight from the socket ----------------------------------------------------
@@ -267,39 +266,39 @@ def _contexts(srv: ApiServer) -> dict[str, Any]:
     return {"verify": verify, "proxy": None, "http2": False}
 
 
-WATCH = {"watch": "true", "resourceVersion": "0", "timeoutSeconds": "1"}
 PATH = "/api/v1/namespaces/default/configmaps"
-PB = {"Accept": "application/vnd.kubernetes.protobuf"}
+WATCH = PATH + "?watch=true&resourceVersion=0&timeoutSeconds=1"
+
+
+def _headers(srv: ApiServer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {srv.token}", "Accept": "application/vnd.kubernetes.protobuf"}
 
 
 def test_chunked_body_reads_the_bytes_h11_reads(srv: ApiServer) -> None:
-    auth = {"Authorization": f"Bearer {srv.token}"}
-    with httpx.Client(transport=transport(**_contexts(srv)), base_url=srv.url, headers=auth) as http:
-        with http.stream("GET", PATH, params=WATCH, headers=PB) as r:
+    with pool(**_contexts(srv)) as http:
+        with http.stream("GET", srv.url + WATCH, headers=_headers(srv)) as r:
             body = chunked_body(r, 10.0)
             assert body is not None
             assert chunked_body(r, 10.0) is None  # claimed once
             ours = b"".join(body)
-        with http.stream("GET", PATH, params=WATCH, headers=PB) as r:
-            theirs = b"".join(r.iter_raw())  # through h11
+        with http.stream("GET", srv.url + WATCH, headers=_headers(srv)) as r:
+            theirs = b"".join(r.iter_stream())  # through h11
         assert ours == theirs and len(ours) > COUNT * len(BIG)
-        listed = http.get(PATH, headers=PB)  # the connection after a raw read is not reused wrongly
-        assert listed.status_code == 200 and listed.headers.get("transfer-encoding") != "chunked"
-        with http.stream("GET", PATH, headers=PB) as r:
-            assert chunked_body(r, 10.0) is None  # a Content-Length body is left to httpx
+        listed = http.request("GET", srv.url + PATH, headers=_headers(srv))  # the connection is not reused wrongly
+        assert listed.status == 200 and (b"Transfer-Encoding", b"chunked") not in listed.headers
+        with http.stream("GET", srv.url + PATH, headers=_headers(srv)) as r:
+            assert chunked_body(r, 10.0) is None  # a Content-Length body is left to httpcore
 
 
 def test_async_chunked_body_reads_the_bytes_h11_reads(srv: ApiServer) -> None:
     async def main() -> tuple[bytes, bytes]:
-        auth = {"Authorization": f"Bearer {srv.token}"}
-        async with httpx.AsyncClient(transport=async_transport(**_contexts(srv)), base_url=srv.url,
-                                     headers=auth) as http:
-            async with http.stream("GET", PATH, params=WATCH, headers=PB) as r:
+        async with async_pool(**_contexts(srv)) as http:
+            async with http.stream("GET", srv.url + WATCH, headers=_headers(srv)) as r:
                 body = async_chunked_body(r, 10.0)
                 assert body is not None
                 ours = b"".join([part async for part in body])
-            async with http.stream("GET", PATH, params=WATCH, headers=PB) as r:
-                theirs = b"".join([part async for part in r.aiter_raw()])
+            async with http.stream("GET", srv.url + WATCH, headers=_headers(srv)) as r:
+                theirs = b"".join([part async for part in r.aiter_stream()])
             return ours, theirs
 
     ours, theirs = asyncio.run(main())

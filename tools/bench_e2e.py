@@ -4,7 +4,7 @@
     python3 tools/bench_e2e.py [--pods 10000] [--events 10000] [--tls]
 
 Reports, in one run:
-* the server alone: list and watch throughput in each encoding (best of two), read as raw bytes by httpx in
+* the server alone: list and watch throughput in each encoding (best of two), read as raw bytes by httpcore in
   another process (so it is known whether it is the bottleneck of the client numbers);
 * clients: list N pods and consume N watch events with k8spb (protobuf), k8spb (JSON), the official
   ``kubernetes`` client and lightkube: seconds (best of 2 runs in each of 3 processes, one process
@@ -236,12 +236,10 @@ def server_throughput(url: str, token: str, ca_pem: str | None, since: dict[str,
     """Runs in a child process: the server's own process only serves.
 
     Each row is the best of two reads (the first may encode objects for the first time), with the
-    reader's CPU time in that read: what receiving the bytes costs, with httpx on k8spb's transport
+    reader's CPU time in that read: what receiving the bytes costs, with httpcore on k8spb's pool
     (bulk reads; watch bodies de-chunked off the socket, as the k8spb client reads them).
     """
-    import httpx
-
-    from k8spb._transport import chunked_body, transport
+    from k8spb._transport import chunked_body, pool
 
     def best_of_two(read: Callable[[], int]) -> tuple[float, int, float]:
         runs = []
@@ -255,11 +253,13 @@ def server_throughput(url: str, token: str, ca_pem: str | None, since: dict[str,
 
     out = []
     verify = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120,
-                      transport=transport(verify=verify, proxy=None, http2=False)) as http:
+    auth = {"Authorization": f"Bearer {token}"}
+    timeouts = {"timeout": {"connect": 120, "read": 120, "write": 120, "pool": 120}}
+    with pool(verify=verify, proxy=None, http2=False) as http:
         for label, accept in (("protobuf", PB), ("json", "application/json")):
             def get(accept: str = accept) -> int:
-                return len(http.get("/api/v1/namespaces/default/pods", headers={"Accept": accept}).content)
+                return len(http.request("GET", f"{url}/api/v1/namespaces/default/pods",
+                                        headers={**auth, "Accept": accept}, extensions=timeouts).content)
 
             secs, size, cpu = best_of_two(get)
             out.append((f"server list, {label}", secs, size, cpu))
@@ -267,13 +267,12 @@ def server_throughput(url: str, token: str, ca_pem: str | None, since: dict[str,
             for label, accept in (("protobuf", PB), ("json", "application/json")):
                 def watch(resource: str = resource, label: str = label, accept: str = accept) -> int:
                     got, size = 0, 0
-                    with http.stream("GET", f"/api/v1/namespaces/default/{resource}",
-                                     params={"watch": "1", "resourceVersion": since[resource],
-                                             "timeoutSeconds": "60"},
-                                     headers={"Accept": accept}) as r:
+                    target = (f"{url}/api/v1/namespaces/default/{resource}?watch=1&resourceVersion={since[resource]}"
+                              "&timeoutSeconds=60")
+                    with http.stream("GET", target, headers={**auth, "Accept": accept}, extensions=timeouts) as r:
                         count = _FrameCounter(label == "protobuf")  # counts events without decoding them
                         body = chunked_body(r, 60.0)
-                        for chunk in r.iter_raw() if body is None else body:
+                        for chunk in r.iter_stream() if body is None else body:
                             size += len(chunk)
                             got += count.feed(chunk)
                             if got >= events:

@@ -5,7 +5,6 @@ Requests are built once, in :class:`_Requests` (no IO); ``Api`` and ``AsyncApi``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import tempfile
@@ -549,6 +548,8 @@ class AsyncApi(_ApiBase[K]):
 
     async def cp_to(self, name: str, local: str | os.PathLike[str], remote: str, *,
                     container: str | None = None) -> None:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         command = _cp.tar_extract(remote)
         with tempfile.TemporaryFile() as spool:
             await asyncio.to_thread(_cp.pack, local, remote, spool)
@@ -564,6 +565,8 @@ class AsyncApi(_ApiBase[K]):
 
     async def cp_from(self, name: str, remote: str, local: str | os.PathLike[str], *,
                       container: str | None = None) -> Sequence[str]:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         command = _cp.tar_create(remote)
         with tempfile.TemporaryFile() as spool:
             async with await self.exec(name, command, container=container, stdout=True, stderr=True) as proc:

@@ -11,25 +11,24 @@ serves both the sync and the async client:
   credentials unless another caller already did.
 
 Secrets (tokens, passwords, private keys) never appear in ``repr()``, log records or error messages;
-the stderr of a failing plugin is quoted with known tokens and anything credential-like redacted.
+of a failing plugin's stderr only a bounded, marked excerpt is quoted, with known tokens, anything
+credential-like and every word that is not plain text (digits, paths, symbols) redacted.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import math
 import os
 import re
-import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from k8spb._errors import ConfigError
 
@@ -44,6 +43,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("k8spb.auth")
+T = TypeVar("T")
 
 EXEC_API_VERSIONS: Final = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 
@@ -79,7 +79,7 @@ class Auth:
         """Like :meth:`headers`, running any blocking work in a worker thread."""
         if self._ready():
             return self.headers()
-        return await asyncio.to_thread(self.headers)
+        return await _to_thread(self.headers)
 
     def client_cert(self) -> ClientCert | None:
         """The TLS client certificate to present, or None. May block (exec plugin)."""
@@ -89,7 +89,7 @@ class Auth:
         """Like :meth:`client_cert`, running any blocking work in a worker thread."""
         if self._ready():
             return self.client_cert()
-        return await asyncio.to_thread(self.client_cert)
+        return await _to_thread(self.client_cert)
 
     def invalidate(self, used_headers: Mapping[str, str] | None = None) -> None:
         """Drop cached credentials after a 401 answer to a request sent with ``used_headers``.
@@ -107,6 +107,12 @@ class Auth:
 
     def _repr_fields(self) -> str:
         return "client_cert=<redacted>" if self._client_cert is not None else ""
+
+
+async def _to_thread(fn: Callable[[], T]) -> T:
+    import asyncio  # only async clients need it: not imported with k8spb
+
+    return await asyncio.to_thread(fn)
 
 
 def _join(*parts: str) -> str:
@@ -303,13 +309,13 @@ class ExecAuth(Auth):
     async def aheaders(self) -> dict[str, str]:
         cred = self._cred
         if cred is None or time.time() >= cred.refresh_at:
-            cred = await asyncio.to_thread(self._credential)
+            cred = await _to_thread(self._credential)
         return _bearer(cred)
 
     async def aclient_cert(self) -> ClientCert | None:
         cred = self._cred
         if cred is None or time.time() >= cred.refresh_at:
-            cred = await asyncio.to_thread(self._credential)
+            cred = await _to_thread(self._credential)
         return cred.cert or self._client_cert
 
     def _credential(self) -> _ExecCredential:
@@ -341,6 +347,8 @@ class ExecAuth(Auth):
         env = dict(os.environ)
         env.update(plugin.env)
         env["KUBERNETES_EXEC_INFO"] = self._exec_info()
+        import subprocess  # only exec plugins need it
+
         _log.debug("running exec credential plugin %r", plugin.command)
         failure: str | None = None
         try:
@@ -372,7 +380,8 @@ class ExecAuth(Auth):
             )
             tail = _stderr_tail(proc.stderr, self._secrets)
             raise ConfigError(
-                f"{self._source}: command {_q(plugin.command)} {how}" + (f"; stderr:\n{tail}" if tail else "")
+                f"{self._source}: command {_q(plugin.command)} {how}"
+                + (f"; the end of its stderr, words that could be credentials {_REDACTED}:\n{tail}" if tail else "")
             )
         cred = self._parse(proc.stdout)
         if cred.token:
@@ -462,9 +471,29 @@ def _redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _SECRET_VALUES.sub(_redact_value, text)
 
 
+_WORD: Final = re.compile(r"\S+")
+_PLAIN_WORD: Final = re.compile(r"[A-Za-z][A-Za-z'_-]{0,23}|\d{1,4}")  # a word, an error code, a small number
+_WORD_EDGES: Final = "\"'()[]{}<>,.;:!?*`"
+
+
+def _scrub_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    core = word.strip(_WORD_EDGES)
+    if not core or _PLAIN_WORD.fullmatch(core):
+        return word
+    start = word.index(core)
+    return word[:start] + _REDACTED + word[start + len(core) :]
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with secrets redacted and every word that is not plain text (a token, a password with a
+    digit or a symbol, a path) replaced: for text a credential tool or parser wrote, quoted in errors."""
+    return _WORD.sub(_scrub_word, _redact(text, secrets))
+
+
 def _stderr_tail(stderr: bytes, secrets: Iterable[str]) -> str:
-    text = _redact(stderr.decode("utf-8", "replace"), secrets).strip()
+    text = scrub(stderr.decode("utf-8", "replace"), secrets).strip()
     tail = "\n".join(text.splitlines()[-_STDERR_TAIL_LINES:])
     if len(tail) > _STDERR_TAIL_CHARS:
         tail = "..." + tail[-_STDERR_TAIL_CHARS:]
-    return tail
+    return "\n".join(f"  | {line}" for line in tail.splitlines())

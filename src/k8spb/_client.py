@@ -1,35 +1,50 @@
-"""Client and AsyncClient: the only place with sockets (httpx).
+"""Client and AsyncClient: where requests meet sockets (k8spb._http1 for whole answers over direct
+connections; httpcore for streams, proxies and HTTP/2; both imported when a client is made).
 
 Retries, 401 refresh, protobuf->JSON fallback and rate limiting are one generator (:meth:`_Core._flow`)
 that yields what to do next ("send this", "sleep this long"); ``Client`` and ``AsyncClient`` are two
 short loops that carry it out.
+
+What is resent: a request that never reached the server (the connection could not be made), and 429
+answers, always; after that, only what can be resent: reads, replace and delete (whose
+resourceVersion and uid preconditions make a second attempt fail rather than apply twice) and
+server-side apply. A write whose answer was lost (connection cut after sending, 5xx) and whose resend
+then gets 404 or 409 raises TransportError saying the first attempt may have been applied, since
+that answer may be the first attempt's doing. Create and the other patches are never resent once
+sent.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
+import codecs
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
-
+from k8spb._body import BodyDecoder, header
 from k8spb._codec import JSON, PROTOBUF
 from k8spb._codec._watch import WatchDecoder, WatchEvent
-from k8spb._config import Config
+from k8spb._config import Config, redact_url
 from k8spb._errors import ApiError, DecodeError, RequestTimeout, TransportError
 from k8spb._registry import KUBERNETES_VERSION
 from k8spb._request import ACCEPT_JSON, Request, error_from_response, interpret
 from k8spb._schema import Model
-from k8spb._transport import async_chunked_body, async_transport, chunked_body, transport
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpcore
 
 __all__ = ["AsyncClient", "Client", "Middleware"]
 
 M = TypeVar("M", bound=Model)
 USER_AGENT = f"k8spb/0.1.0 (kubernetes {KUBERNETES_VERSION})"
+_READS = frozenset({"GET", "HEAD"})
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_LONGEST_LINE = 1 << 20  # a followed log line longer than this is handed out in pieces
 
 
 class Middleware(Protocol):
@@ -54,6 +69,52 @@ class _Sleep:
     seconds: float
 
 
+@dataclass(slots=True)
+class _Reply:
+    """An answer: its status, headers and whole body, or for a stream the httpcore response to read."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes | None = None
+    response: httpcore.Response | None = None
+
+    def header(self, name: bytes) -> str | None:
+        """The value of a response header (``name`` in lower case), or None."""
+        return header(self.headers, name)
+
+    def close(self) -> None:
+        if self.response is not None:
+            self.response.close()
+
+    async def aclose(self) -> None:
+        if self.response is not None:
+            await self.response.aclose()
+
+
+class _Body:
+    """Collects a whole body: called with the status and headers, returns where its bytes go."""
+
+    __slots__ = ("config", "decoder", "parts", "what")
+
+    def __init__(self, config: Config, what: str) -> None:
+        self.config, self.what = config, what
+        self.parts: list[bytes] = []
+        self.decoder: BodyDecoder | None = None
+
+    def __call__(self, status: int, headers: list[tuple[bytes, bytes]]) -> Callable[[bytes], None]:
+        self.decoder = BodyDecoder(header(headers, b"content-encoding") or "", what=self.what,
+                                   max_raw=self.config.max_response_bytes,
+                                   max_decoded=self.config.max_decompressed_bytes)
+        feed, parts = self.decoder.feed, self.parts
+        return lambda data: parts.extend(feed(data))
+
+    def body(self) -> bytes:
+        parts = self.parts
+        if self.decoder is not None:
+            parts += self.decoder.finish()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 class _RateLimiter:
     """Token bucket: ``qps`` requests per second with bursts of ``burst``."""
 
@@ -73,8 +134,7 @@ class _RateLimiter:
             return 0.0 if self.tokens >= 0 else -self.tokens / self.qps
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
+def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
     try:
@@ -83,11 +143,29 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
+def _in_time(deadline: float | None, delay: float) -> bool:
+    return deadline is None or time.monotonic() + delay < deadline
+
+
+def _stream_read_timeout(request: Request) -> float | None:
+    """Read timeout of a stream: the server's own timeoutSeconds plus slack, else none (watch, follow)."""
+    for k, v in request.params:
+        if k == "timeoutSeconds":
+            try:
+                return float(v) + 30.0
+            except ValueError:
+                return None
+    return None
+
+
 class _Core:
-    """Configuration and the request flow shared by both clients."""
+    """Configuration, request building and the request flow shared by both clients."""
 
     def __init__(self, config: Config, *, prefer_protobuf: bool, max_retries: int, backoff: float,
-                 qps: float | None, burst: int, middleware: Sequence[Middleware]) -> None:
+                 qps: float | None, burst: int, middleware: Sequence[Middleware], http2: bool) -> None:
+        from k8spb import _transport  # httpcore (and with it anyio) only once a client is made
+
+        self._t = _transport
         self.config = config
         self.prefer_protobuf = prefer_protobuf
         self.max_retries = max_retries
@@ -96,21 +174,33 @@ class _Core:
         self.middleware = tuple(middleware)
         self.json_only: set[str] = set()
         """Group-versions that refused protobuf (406/415): asked for in JSON from then on."""
+        url = urlsplit(config.server)
+        self._scheme = url.scheme.encode("ascii")
+        self._host = (url.hostname or "").encode("idna")
+        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._prefix = url.path.rstrip("/")
+        fixed = [("Host", url.netloc.rpartition("@")[2]), ("User-Agent", USER_AGENT)]
+        if not config.disable_compression:
+            fixed.append(("Accept-Encoding", "gzip"))
+        if url.username is not None or url.password is not None:  # user info in the server URL: basic auth
+            import base64
+            from urllib.parse import unquote
+
+            pair = f"{unquote(url.username or '')}:{unquote(url.password or '')}".encode()
+            self._userinfo: list[tuple[bytes, bytes]] = [(b"Authorization", b"Basic " + base64.b64encode(pair))]
+        else:
+            self._userinfo = []
+        self._fixed = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (*fixed, *config.impersonate)]
+        self._tls = config.ssl_context()
+        self._direct: tuple[str, int, ssl.SSLContext | None, str] | None = None
+        """Where :mod:`k8spb._http1` connects (host, port, TLS, server name); None: httpcore takes every request."""
+        if config.proxy is None and not http2:
+            host = self._host.decode("idna")
+            self._direct = (host, self._port, self._tls if url.scheme == "https" else None, host)
 
     @property
     def namespace(self) -> str:
         return self.config.namespace
-
-    def _timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.config.timeout)
-
-    def _client_args(self) -> dict[str, Any]:
-        return {
-            "base_url": self.config.server,
-            "trust_env": False,
-            "timeout": self._timeout(),
-            "headers": {"User-Agent": USER_AGENT},
-        }
 
     def prepare(self, request: Request) -> Request:
         """Apply the remembered JSON fallback for the request's group-version."""
@@ -118,11 +208,68 @@ class _Core:
             request = request.with_header("Accept", ACCEPT_JSON)
         return request
 
-    def _flow(self, request: Request) -> Generator[_Send | _Sleep, httpx.Response, httpx.Response]:
+    def _deadline(self) -> float | None:
+        timeout = self.config.timeout
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _fields(self, request: Request, auth: dict[str, str]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        """The request target (the path joined to the server's, the query encoded) and every header."""
+        target = quote(self._prefix + request.path, safe=_PATH_SAFE)
+        if request.params:
+            target += "?" + urlencode(request.params)
+        headers = [*self._fixed, *((k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers)]
+        if auth:
+            headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in auth.items()]
+        elif self._userinfo:
+            headers += self._userinfo
+        if request.body is not None:
+            headers.append((b"Content-Length", b"%d" % len(request.body)))
+        return target.encode("ascii"), headers
+
+    def _build(self, request: Request, auth: dict[str, str], stream: bool) -> httpcore.Request:
+        """The request for httpcore (streams; proxies and HTTP/2)."""
+        import httpcore
+
+        target, headers = self._fields(request, auth)
+        config = self.config
+        timeout = config.timeout
+        read = _stream_read_timeout(request) if stream else config.read_timeout or timeout
+        extensions = {"timeout": {"connect": timeout, "read": read, "write": timeout, "pool": timeout}}
+        url = httpcore.URL(scheme=self._scheme, host=self._host, port=self._port, target=target)
+        return httpcore.Request(request.method.encode("ascii"), url, headers=headers, content=request.body or b"",
+                                extensions=extensions)
+
+    def _wire(self, request: Request, auth: dict[str, str]) -> bytes:
+        """The request as HTTP/1.1 bytes, for :mod:`k8spb._http1`."""
+        target, headers = self._fields(request, auth)
+        lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), target)]
+        lines += [b"%s: %s" % field for field in headers]
+        head = b"\r\n".join(lines)
+        if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:  # no header smuggled in
+            raise TransportError(f"{request.describe()}: a request header contains a line break")
+        head += b"\r\n\r\n"
+        return head + request.body if request.body else head
+
+    def _lean_args(self) -> tuple[float | None, float | None]:
+        config = self.config
+        return config.timeout, config.read_timeout or config.timeout
+
+    def _stream_decoder(self, reply: _Reply) -> BodyDecoder:
+        """The decoder of a stream's body: bounded steps, no total limit."""
+        return BodyDecoder(reply.header(b"content-encoding") or "", what="", max_raw=None, max_decoded=None)
+
+    def _flow(self, request: Request, deadline: float | None
+              ) -> Generator[_Send | _Sleep, _Reply, tuple[_Reply, str | None]]:
+        """Send ``request`` until it has a final answer: that answer, and why an earlier attempt of a write
+        has an unknown outcome (None if none has)."""
         attempt = 0
         refreshed = False
         fell_back = False
+        lost: str | None = None
         request = self.prepare(request)
+        write = request.method not in _READS
+        import httpcore
+
         while True:
             if self.limiter is not None:
                 delay = self.limiter.reserve()
@@ -132,14 +279,22 @@ class _Core:
                 request = mw.on_request(request)
             started = time.monotonic()
             try:
-                response = yield _Send(request)
-            except (httpx.TransportError, TransportError) as exc:
-                if request.idempotent and attempt < self.max_retries and not isinstance(exc, httpx.TimeoutException):
-                    yield _Sleep(self._delay(attempt, None))
-                    attempt += 1
-                    continue
-                raise
-            status = response.status_code
+                reply = yield _Send(request)
+            except self._t.HTTP_ERRORS as exc:
+                reached = not isinstance(exc, (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.PoolTimeout,
+                                               httpcore.ProxyError, httpcore.UnsupportedProtocol))
+                if write and reached:
+                    lost = lost or f"{type(exc).__name__}: {exc}"
+                resend = request.idempotent or not reached
+                if (resend and attempt < self.max_retries and not isinstance(exc, httpcore.TimeoutException)
+                        and not isinstance(exc, httpcore.UnsupportedProtocol)):
+                    delay = self._delay(attempt, None)
+                    if _in_time(deadline, delay):
+                        yield _Sleep(delay)
+                        attempt += 1
+                        continue
+                raise self._transport_error(request, exc, lost, deadline) from None
+            status = reply.status
             for mw in self.middleware:
                 mw.on_response(request, status, time.monotonic() - started)
             if status == 401 and not refreshed:
@@ -151,17 +306,41 @@ class _Core:
                 self.json_only.add(request.group_version)
                 request = self._as_json(request)
                 continue
-            retry_after = _retry_after(response.headers)
+            retry_after = _retry_after(reply.header(b"retry-after"))
             retryable = status == 429 or (status >= 500 and (retry_after is not None or status in (502, 503, 504)))
             if retryable and attempt < self.max_retries and (request.idempotent or status == 429):
-                yield _Sleep(self._delay(attempt, retry_after))
-                attempt += 1
-                continue
-            return response
+                delay = self._delay(attempt, retry_after)
+                if _in_time(deadline, delay):
+                    if write and status != 429:  # a 5xx may come after the write was applied
+                        lost = lost or f"HTTP {status}"
+                    yield _Sleep(delay)
+                    attempt += 1
+                    continue
+            return reply, lost
+
+    def _transport_error(self, request: Request, exc: Exception, lost: str | None,
+                         deadline: float | None) -> TransportError:
+        """The TransportError for a request that got no answer, naming it (and never a credential)."""
+        import httpcore
+
+        what = request.describe()
+        if isinstance(exc, httpcore.TimeoutException):
+            if deadline is not None and time.monotonic() >= deadline - 0.01:
+                return RequestTimeout(f"{what}: timed out: not done within Config.timeout "
+                                      f"({self.config.timeout:g} s; {type(exc).__name__})")
+            read = self.config.read_timeout
+            limit = f"Config.read_timeout ({read:g} s)" if read is not None else "the timeout"
+            return RequestTimeout(f"{what}: timed out: no data within {limit} ({type(exc).__name__})")
+        text = f"{what}: {type(exc).__name__}: {redact_url(str(exc))}" if str(exc) else f"{what}: {type(exc).__name__}"
+        if lost is not None:
+            text += "; the request may have been applied (its answer was lost)"
+        return TransportError(text)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, 60.0)
+        import random
+
         return float(min(self.backoff * (2.0**attempt), 10.0) * (0.5 + random.random() / 2))
 
     @staticmethod
@@ -178,16 +357,44 @@ class _Core:
             out = _replace_body(out, encode(decode(request.body, PROTOBUF), JSON))
         return out
 
-    def headers(self, request: Request, auth: dict[str, str]) -> list[tuple[str, str]]:
-        return [*request.headers, *auth.items(), *self.config.impersonate]
+    @staticmethod
+    def _result(sent: Request, reply: _Reply, lost: str | None, into: type[Any] | None) -> Any:
+        """The decoded answer, or its ApiError; a 404/409 after a lost write attempt is reported as such."""
+        assert reply.body is not None
+        content_type = reply.header(b"content-type")
+        if lost is not None and reply.status in (404, 409):
+            err = error_from_response(sent, reply.status, content_type, reply.body)
+            raise TransportError(
+                f"{sent.describe()}: outcome unknown: an earlier attempt got no answer ({lost}) and may have been "
+                f"applied; the retry then got {err.code} {err.reason or ''}: {err.message} (read the object "
+                "again to see which)") from err
+        return interpret(sent, reply.status, content_type, reply.body, into)
 
-    def to_httpx(self, client: httpx.Client | httpx.AsyncClient, request: Request,
-                 auth: dict[str, str], stream_timeout: float | None = None) -> httpx.Request:
-        timeout = self._timeout() if stream_timeout is None else httpx.Timeout(self.config.timeout,
-                                                                                read=stream_timeout)
-        return client.build_request(request.method, request.path, params=list(request.params),
-                                    headers=self.headers(request, auth), content=request.body,
-                                    timeout=timeout)
+    @staticmethod
+    def _text(sent: Request, reply: _Reply) -> str:
+        assert reply.body is not None
+        if not 200 <= reply.status < 300:
+            raise error_from_response(sent, reply.status, reply.header(b"content-type"), reply.body)
+        return reply.body.decode("utf-8", "replace")
+
+    @staticmethod
+    def _error(sent: Request, reply: _Reply, body: bytes) -> ApiError:
+        return error_from_response(sent, reply.status, reply.header(b"content-type"), body,
+                                   _retry_after(reply.header(b"retry-after")))
+
+    @staticmethod
+    def _stream_error(sent: Request, exc: Exception) -> Exception:
+        """A stream's failure, naming the request."""
+        if isinstance(exc, DecodeError):
+            return DecodeError(f"{sent.describe()}: {exc}")
+        if isinstance(exc, TransportError):  # malformed chunked framing, a bad Content-Encoding
+            return exc if str(exc).startswith(sent.describe()) else TransportError(f"{sent.describe()}: {exc}")
+        import httpcore
+
+        if isinstance(exc, httpcore.TimeoutException):
+            return RequestTimeout(f"{sent.describe()}: timed out: no data within the stream's read timeout "
+                                  f"({type(exc).__name__})")
+        return TransportError(f"{sent.describe()}: {type(exc).__name__}: {exc}")
 
 
 def _replace_body(request: Request, body: bytes) -> Request:
@@ -196,21 +403,32 @@ def _replace_body(request: Request, body: bytes) -> Request:
     return replace(request, body=body)
 
 
-def _wrap_transport_error(request: Request, exc: Exception) -> TransportError:
-    if isinstance(exc, httpx.TimeoutException):
-        return RequestTimeout(f"{request.describe()}: timed out ({type(exc).__name__})")
-    return TransportError(f"{request.describe()}: {type(exc).__name__}: {exc}")
+class _Lines:
+    """Text lines out of decoded bytes (pods/log), a long line handed out in pieces."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending = ""
+
+    def feed(self, data: bytes, final: bool = False) -> list[str]:
+        """The lines completed by ``data``; with ``final``, the last one even without its newline."""
+        lines = (self._pending + self._decoder.decode(data, final)).split("\n")
+        self._pending = lines.pop()
+        if self._pending and (final or len(self._pending) > _LONGEST_LINE):
+            lines.append(self._pending)
+            self._pending = ""
+        return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def _stream_read_timeout(request: Request) -> float | None:
-    """Read timeout of a stream: the server's own timeoutSeconds plus slack, else none (watch, follow)."""
-    for k, v in request.params:
-        if k == "timeoutSeconds":
-            try:
-                return float(v) + 30.0
-            except ValueError:
-                return None
-    return None
+def _watch_events(decoder: WatchDecoder, sent: Request, chunk: bytes) -> Iterable[WatchEvent[Any]]:
+    """The events in ``chunk`` (an ERROR event raised as its ApiError); a bad event after them raised at once."""
+    for piece in decoder.pieces(chunk):
+        for event in decoder.feed(piece):
+            if event.type == "ERROR":
+                _raise_error_event(sent, event)
+            yield event
+        if decoder.error is not None:
+            raise decoder.error
 
 
 class Client(_Core):
@@ -220,9 +438,11 @@ class Client(_Core):
                  qps: float | None = None, burst: int = 10, middleware: Sequence[Middleware] = (),
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
-                         qps=qps, burst=burst, middleware=middleware)
-        self._http = httpx.Client(transport=transport(verify=config.ssl_context(), proxy=config.proxy, http2=http2),
-                                  **self._client_args())
+                         qps=qps, burst=burst, middleware=middleware, http2=http2)
+        from k8spb._http1 import Pool
+
+        self._pool = self._t.pool(verify=self._tls, proxy=config.proxy, http2=http2)
+        self._http1 = Pool(*self._direct) if self._direct is not None else None
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> Client:
@@ -230,7 +450,9 @@ class Client(_Core):
         return cls(Config.infer(), **kwargs)
 
     def close(self) -> None:
-        self._http.close()
+        self._pool.close()
+        if self._http1 is not None:
+            self._http1.close()
 
     def __enter__(self) -> Client:
         return self
@@ -239,69 +461,100 @@ class Client(_Core):
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client(server={self.config.server!r}, protobuf={self.prefer_protobuf})"
+        return f"Client(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
+
+    def _send(self, request: Request, stream: bool, http: httpcore.ConnectionPool | None = None) -> _Reply:
+        auth = self.config.auth.headers()
+        body = _Body(self.config, request.describe())
+        if self._http1 is not None and not stream and http is None:
+            status, headers = self._http1.exchange(request.method.encode("ascii"), self._wire(request, auth),
+                                                   *self._lean_args(), body)
+            return _Reply(status, headers, body.body())
+        response = (http or self._pool).handle_request(self._build(request, auth, stream))
+        if stream:
+            return _Reply(response.status, response.headers, None, response)
+        try:
+            feed = body(response.status, response.headers)
+            for data in response.iter_stream():
+                feed(data)
+        finally:
+            response.close()
+        return _Reply(response.status, response.headers, body.body())
 
     def _exchange(self, request: Request, *, stream: bool = False,
-                  http: httpx.Client | None = None) -> tuple[Request, httpx.Response]:
-        """Send through the request flow (on ``http``, else the client's own connections)."""
-        http = http or self._http
-        flow = self._flow(request)
-        action = next(flow)
-        current = request
-        while True:
-            if isinstance(action, _Sleep):
-                time.sleep(action.seconds)
-                action = next(flow)
-                continue
-            current = action.request
-            try:
-                hreq = self.to_httpx(http, current, self.config.auth.headers(),
-                                     _stream_read_timeout(current) if stream else None)
-                response = http.send(hreq, stream=stream)  # a body cut short is retried too
-            except httpx.HTTPError as exc:
+                  http: httpcore.ConnectionPool | None = None) -> tuple[Request, _Reply, str | None]:
+        """Send through the request flow (on ``http``, else the client's own connections): the request as
+        last sent, its answer, and why an earlier attempt's outcome is unknown (see :meth:`_flow`)."""
+        deadline = self._deadline()
+        token = self._t.DEADLINE.set(deadline)
+        try:
+            flow = self._flow(request, deadline)
+            action = next(flow)
+            while True:
+                if isinstance(action, _Sleep):
+                    time.sleep(action.seconds)
+                    action = next(flow)
+                    continue
+                current = action.request
                 try:
+                    reply = self._send(current, stream, http)
+                except self._t.HTTP_ERRORS as exc:
                     action = flow.throw(exc)
-                except httpx.HTTPError as final:
-                    raise _wrap_transport_error(current, final) from None
-                continue
-            try:
-                action = flow.send(response)
-            except StopIteration:
-                return current, response
-            response.close()
+                    continue
+                try:
+                    action = flow.send(reply)
+                except StopIteration as done:
+                    return current, *done.value
+                reply.close()
+        finally:
+            self._t.DEADLINE.reset(token)
 
     def request(self, request: Request, into: type[Any] | None = None) -> Any:
         """Send a request and decode the response (raising ApiError for error statuses)."""
-        sent, response = self._exchange(request)
-        try:
-            body = response.read()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
-        finally:
-            response.close()
-        return interpret(sent, response.status_code, response.headers.get("content-type"), body, into)
+        sent, reply, lost = self._exchange(request)
+        return self._result(sent, reply, lost, into)
 
     def request_text(self, request: Request) -> str:
         """Send a request whose successful answer is plain text (pods/log)."""
-        sent, response = self._exchange(request)
+        sent, reply, _ = self._exchange(request)
+        return self._text(sent, reply)
+
+    def _stream(self, request: Request) -> tuple[Request, _Reply, Iterator[bytes]]:
+        """Send a streamed request; its answer and decoded body (ApiError for an error status)."""
+        sent, reply, _ = self._exchange(request, stream=True)
+        response = reply.response
+        assert response is not None
         try:
-            body = response.read()
-        finally:
+            if not 200 <= reply.status < 300:
+                body = _Body(self.config, sent.describe())
+                feed = body(reply.status, reply.headers)
+                for data in response.iter_stream():
+                    feed(data)
+                raise self._error(sent, reply, body.body())
+            raw = self._t.chunked_body(response, _stream_read_timeout(sent))
+            return sent, reply, raw if raw is not None else self._decoded(response, self._stream_decoder(reply))
+        except BaseException:
             response.close()
-        if not 200 <= response.status_code < 300:
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body)
-        return body.decode("utf-8", "replace")
+            raise
+
+    @staticmethod
+    def _decoded(response: httpcore.Response, decoder: BodyDecoder) -> Iterator[bytes]:
+        for data in response.iter_stream():
+            yield from decoder.feed(data)
+        yield from decoder.finish()
 
     def stream_lines(self, request: Request) -> Iterator[str]:
         """Stream a text response line by line (pods/log with follow)."""
-        sent, response = self._exchange(request, stream=True)
+        sent, reply, body = self._stream(request)
+        lines = _Lines()
         try:
-            self._raise_for_status(sent, response)
-            yield from response.iter_lines()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
+            for data in body:
+                yield from lines.feed(data)
+            yield from lines.feed(b"", final=True)
+        except (*self._t.HTTP_ERRORS, TransportError) as exc:
+            raise self._stream_error(sent, exc) from None
         finally:
-            response.close()
+            reply.close()
 
     def watch(self, request: Request, into: type[Any] | None = None) -> Iterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
@@ -309,33 +562,16 @@ class Client(_Core):
         A stream that breaks raises TransportError (connection lost) or DecodeError (ended or garbled
         mid-event) after every complete event before the break has been yielded.
         """
-        sent, response = self._exchange(request, stream=True)
+        sent, reply, body = self._stream(request)
         try:
-            self._raise_for_status(sent, response)
-            decoder = WatchDecoder(response.headers.get("content-type") or JSON, into, origin=sent.describe())
-            body = chunked_body(response, _stream_read_timeout(sent))
-            for chunk in response.iter_raw() if body is None else body:
-                for piece in decoder.pieces(chunk):
-                    for event in decoder.feed(piece):
-                        if event.type == "ERROR":
-                            _raise_error_event(sent, event)
-                        yield event
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, origin=sent.describe())
+            for chunk in body:
+                yield from _watch_events(decoder, sent, chunk)
             decoder.close()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
-        except DecodeError as exc:
-            raise DecodeError(f"{sent.describe()}: {exc}") from None
-        except TransportError as exc:  # malformed chunked framing
-            raise TransportError(f"{sent.describe()}: {exc}") from None
+        except (*self._t.HTTP_ERRORS, TransportError, DecodeError) as exc:
+            raise self._stream_error(sent, exc) from None
         finally:
-            response.close()
-
-    @staticmethod
-    def _raise_for_status(sent: Request, response: httpx.Response) -> None:
-        if not 200 <= response.status_code < 300:
-            body = response.read()
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body,
-                                      _retry_after(response.headers))
+            reply.close()
 
 
 class AsyncClient(_Core):
@@ -345,10 +581,16 @@ class AsyncClient(_Core):
                  qps: float | None = None, burst: int = 10, middleware: Sequence[Middleware] = (),
                  http2: bool = False) -> None:
         super().__init__(config, prefer_protobuf=prefer_protobuf, max_retries=max_retries, backoff=backoff,
-                         qps=qps, burst=burst, middleware=middleware)
-        self._http = httpx.AsyncClient(
-            transport=async_transport(verify=config.ssl_context(), proxy=config.proxy, http2=http2),
-            **self._client_args())
+                         qps=qps, burst=burst, middleware=middleware, http2=http2)
+        from k8spb._http1 import AsyncPool
+
+        self._pool = self._t.async_pool(verify=self._tls, proxy=config.proxy, http2=http2)
+        self._http1 = AsyncPool(*self._direct) if self._direct is not None else None
+        import asyncio
+
+        # httpcore's pool rescans every queued request on every change (quadratic in the queue): requests
+        # wait here instead, so it never holds more than it has connections for.
+        self._slots = asyncio.Semaphore(self._t.CONNECTIONS)
 
     @classmethod
     def try_default(cls, **kwargs: Any) -> AsyncClient:
@@ -356,7 +598,9 @@ class AsyncClient(_Core):
         return cls(Config.infer(), **kwargs)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._pool.aclose()
+        if self._http1 is not None:
+            await self._http1.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -365,69 +609,108 @@ class AsyncClient(_Core):
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"AsyncClient(server={self.config.server!r}, protobuf={self.prefer_protobuf})"
+        return f"AsyncClient(server={redact_url(self.config.server)!r}, protobuf={self.prefer_protobuf})"
+
+    async def _send(self, request: Request, stream: bool, http: httpcore.AsyncConnectionPool | None = None) -> _Reply:
+        auth = await self.config.auth.aheaders()
+        body = _Body(self.config, request.describe())
+        if self._http1 is not None and not stream and http is None:
+            status, headers = await self._http1.exchange(request.method.encode("ascii"), self._wire(request, auth),
+                                                         *self._lean_args(), body)
+            return _Reply(status, headers, body.body())
+        hreq = self._build(request, auth, stream)
+        if stream:  # a stream holds its connection for long: it does not take a slot
+            response = await (http or self._pool).handle_async_request(hreq)
+            return _Reply(response.status, response.headers, None, response)
+        async with self._slots:
+            response = await self._pool.handle_async_request(hreq)
+            try:
+                feed = body(response.status, response.headers)
+                async for data in response.aiter_stream():
+                    feed(data)
+            finally:
+                await response.aclose()
+        return _Reply(response.status, response.headers, body.body())
 
     async def _exchange(self, request: Request, *, stream: bool = False,
-                        http: httpx.AsyncClient | None = None) -> tuple[Request, httpx.Response]:
-        http = http or self._http
-        flow = self._flow(request)
-        action = next(flow)
-        current = request
-        while True:
-            if isinstance(action, _Sleep):
-                await asyncio.sleep(action.seconds)
-                action = next(flow)
-                continue
-            current = action.request
-            try:
-                hreq = self.to_httpx(http, current, await self.config.auth.aheaders(),
-                                     _stream_read_timeout(current) if stream else None)
-                response = await http.send(hreq, stream=stream)
-            except httpx.HTTPError as exc:
+                        http: httpcore.AsyncConnectionPool | None = None) -> tuple[Request, _Reply, str | None]:
+        """:meth:`Client._exchange`."""
+        deadline = self._deadline()
+        token = self._t.DEADLINE.set(deadline)
+        try:
+            flow = self._flow(request, deadline)
+            action = next(flow)
+            while True:
+                if isinstance(action, _Sleep):
+                    import asyncio
+
+                    await asyncio.sleep(action.seconds)
+                    action = next(flow)
+                    continue
+                current = action.request
                 try:
+                    reply = await self._send(current, stream, http)
+                except self._t.HTTP_ERRORS as exc:
                     action = flow.throw(exc)
-                except httpx.HTTPError as final:
-                    raise _wrap_transport_error(current, final) from None
-                continue
-            try:
-                action = flow.send(response)
-            except StopIteration:
-                return current, response
-            await response.aclose()
+                    continue
+                try:
+                    action = flow.send(reply)
+                except StopIteration as done:
+                    return current, *done.value
+                await reply.aclose()
+        finally:
+            self._t.DEADLINE.reset(token)
 
     async def request(self, request: Request, into: type[Any] | None = None) -> Any:
         """Send a request and decode the response (raising ApiError for error statuses)."""
-        sent, response = await self._exchange(request)
-        try:
-            body = await response.aread()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
-        finally:
-            await response.aclose()
-        return interpret(sent, response.status_code, response.headers.get("content-type"), body, into)
+        sent, reply, lost = await self._exchange(request)
+        return self._result(sent, reply, lost, into)
 
     async def request_text(self, request: Request) -> str:
         """Send a request whose successful answer is plain text (pods/log)."""
-        sent, response = await self._exchange(request)
+        sent, reply, _ = await self._exchange(request)
+        return self._text(sent, reply)
+
+    async def _stream(self, request: Request) -> tuple[Request, _Reply, AsyncIterator[bytes]]:
+        """Send a streamed request; its answer and decoded body (ApiError for an error status)."""
+        sent, reply, _ = await self._exchange(request, stream=True)
+        response = reply.response
+        assert response is not None
         try:
-            body = await response.aread()
-        finally:
+            if not 200 <= reply.status < 300:
+                body = _Body(self.config, sent.describe())
+                feed = body(reply.status, reply.headers)
+                async for data in response.aiter_stream():
+                    feed(data)
+                raise self._error(sent, reply, body.body())
+            raw = self._t.async_chunked_body(response, _stream_read_timeout(sent))
+            return sent, reply, raw if raw is not None else self._decoded(response, self._stream_decoder(reply))
+        except BaseException:
             await response.aclose()
-        if not 200 <= response.status_code < 300:
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body)
-        return body.decode("utf-8", "replace")
+            raise
+
+    @staticmethod
+    async def _decoded(response: httpcore.Response, decoder: BodyDecoder) -> AsyncIterator[bytes]:
+        async for data in response.aiter_stream():
+            for piece in decoder.feed(data):
+                yield piece
+        for piece in decoder.finish():
+            yield piece
 
     async def stream_lines(self, request: Request) -> AsyncIterator[str]:
         """Stream a text response line by line (pods/log with follow)."""
-        sent, response = await self._exchange(request, stream=True)
+        sent, reply, body = await self._stream(request)
+        lines = _Lines()
         try:
-            await self._raise_for_status(sent, response)
-            async for line in response.aiter_lines():
+            async for data in body:
+                for line in lines.feed(data):
+                    yield line
+            for line in lines.feed(b"", final=True):
                 yield line
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
+        except (*self._t.HTTP_ERRORS, TransportError) as exc:
+            raise self._stream_error(sent, exc) from None
         finally:
-            await response.aclose()
+            await reply.aclose()
 
     async def watch(self, request: Request, into: type[Any] | None = None) -> AsyncIterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
@@ -435,33 +718,17 @@ class AsyncClient(_Core):
         A stream that breaks raises TransportError (connection lost) or DecodeError (ended or garbled
         mid-event) after every complete event before the break has been yielded.
         """
-        sent, response = await self._exchange(request, stream=True)
+        sent, reply, body = await self._stream(request)
         try:
-            await self._raise_for_status(sent, response)
-            decoder = WatchDecoder(response.headers.get("content-type") or JSON, into, origin=sent.describe())
-            body = async_chunked_body(response, _stream_read_timeout(sent))
-            async for chunk in response.aiter_raw() if body is None else body:
-                for piece in decoder.pieces(chunk):
-                    for event in decoder.feed(piece):
-                        if event.type == "ERROR":
-                            _raise_error_event(sent, event)
-                        yield event
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, origin=sent.describe())
+            async for chunk in body:
+                for event in _watch_events(decoder, sent, chunk):
+                    yield event
             decoder.close()
-        except httpx.HTTPError as exc:
-            raise _wrap_transport_error(sent, exc) from None
-        except DecodeError as exc:
-            raise DecodeError(f"{sent.describe()}: {exc}") from None
-        except TransportError as exc:  # malformed chunked framing
-            raise TransportError(f"{sent.describe()}: {exc}") from None
+        except (*self._t.HTTP_ERRORS, TransportError, DecodeError) as exc:
+            raise self._stream_error(sent, exc) from None
         finally:
-            await response.aclose()
-
-    @staticmethod
-    async def _raise_for_status(sent: Request, response: httpx.Response) -> None:
-        if not 200 <= response.status_code < 300:
-            body = await response.aread()
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body,
-                                      _retry_after(response.headers))
+            await reply.aclose()
 
 
 def _raise_error_event(sent: Request, event: WatchEvent[Any]) -> None:

@@ -12,15 +12,13 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import socket
 import ssl
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, TypeAlias
 from urllib.parse import quote, urlsplit
-
-import yaml
 
 from k8spb._auth import (
     EXEC_API_VERSIONS,
@@ -31,10 +29,11 @@ from k8spb._auth import (
     ExecPlugin,
     TokenAuth,
     TokenFileAuth,
+    scrub,
 )
 from k8spb._errors import ConfigError
 
-__all__ = ["SERVICE_ACCOUNT_DIR", "Config"]
+__all__ = ["SERVICE_ACCOUNT_DIR", "Config", "redact_url"]
 
 _log = logging.getLogger("k8spb.config")
 
@@ -57,6 +56,14 @@ class Config:
     :meth:`incluster`, or directly. ``impersonate`` holds the ``Impersonate-*`` headers to send with
     every request (``Impersonate-Group`` may repeat). ``proxy`` is already resolved from the
     kubeconfig and the proxy environment variables, so an HTTP client should not read those again.
+
+    Limits: ``timeout`` is the most one call may take, retries and reading the body included (a watch
+    or a followed log is bounded by it only until its response starts; then by the server's
+    ``timeoutSeconds`` plus 30 s of silence at most); ``read_timeout`` is the most one read may wait for
+    data (None: only ``timeout`` bounds it). ``max_response_bytes`` caps a response body as received,
+    ``max_decompressed_bytes`` after its Content-Encoding is undone (watch streams are endless: there
+    each event is capped instead, at 16 MiB). ``disable_compression`` (kubeconfig
+    ``disable-compression``) stops asking for gzip.
     """
 
     server: str
@@ -69,12 +76,26 @@ class Config:
     proxy: str | None = None
     impersonate: tuple[tuple[str, str], ...] = ()
     disable_compression: bool = False
-    timeout: float | None = 30.0  # seconds per request; None for no limit
+    timeout: float | None = 30.0  # seconds per call, retries included; None for no limit
+    read_timeout: float | None = None  # seconds one read may wait for data; None: only timeout
+    max_response_bytes: int = 4 << 30  # one response body as received
+    max_decompressed_bytes: int = 4 << 30  # one response body once gunzipped
     context: str | None = None  # the kubeconfig context used, if any
     source: str | None = None  # where this came from, for messages
 
     def __post_init__(self) -> None:
         self.server = _normalize_server(self.server, self.source or "server")
+
+    def __repr__(self) -> str:
+        shown = [f"server={redact_url(self.server)!r}", f"namespace={self.namespace!r}"]
+        if self.context is not None:
+            shown.append(f"context={self.context!r}")
+        shown.append(f"auth={self.auth!r}")
+        if self.proxy is not None:
+            shown.append(f"proxy={redact_url(self.proxy)!r}")
+        if self.insecure_skip_tls_verify:
+            shown.append("insecure_skip_tls_verify=True")
+        return f"Config({', '.join(shown)})"
 
     # -- loading ---------------------------------------------------------------------------------------
 
@@ -301,7 +322,7 @@ class _key_files:
     def __init__(self, cert: ClientCert) -> None:
         self._cert = cert
         self._fds: list[int] = []
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._dir: Any = None  # a tempfile.TemporaryDirectory
 
     def __enter__(self) -> tuple[str, str]:
         if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
@@ -315,6 +336,8 @@ class _key_files:
                 return paths[0], paths[1]
             except OSError:
                 self._close()
+        import tempfile
+
         self._dir = tempfile.TemporaryDirectory(prefix="k8spb-")  # mode 0700
         paths = []
         for name, data in (("cert.pem", self._cert.cert_pem), ("key.pem", self._cert.key_pem)):
@@ -383,14 +406,17 @@ def _read_yaml(path: str) -> Any:
 
 
 def _parse_yaml(text: str, label: str) -> Any:
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        # Only the problem and position: the parser's own message quotes the file, secrets included.
-        problem = getattr(exc, "problem", None) or "cannot parse"
+        # Only the problem and position, scrubbed: the parser's messages quote the file (an undefined
+        # alias names what follows its "*", which may be an unquoted password).
+        problem = re.sub(r"'[^']*'|\"[^\"]*\"", "<redacted>", getattr(exc, "problem", None) or "cannot parse")
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{label}: invalid YAML{at}: {problem}") from None
+        raise ConfigError(f"{label}: invalid YAML{at}: {scrub(problem)}") from None
 
 
 @dataclass(frozen=True)
@@ -785,10 +811,22 @@ def _normalize_server(server: str, where: str) -> str:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - validates the port
     except ValueError as exc:
-        raise ConfigError(f"{where}: {_q(server)} is not a valid URL ({exc})") from None
+        raise ConfigError(f"{where}: {_q(redact_url(server))} is not a valid URL ({exc})") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(f"{where}: {_q(server)} is not an http(s) URL with a host")
+        raise ConfigError(f"{where}: {_q(redact_url(server))} is not an http(s) URL with a host")
     return value.rstrip("/")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its user info (``user:password@``, which may be a token) replaced by ``<redacted>``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    netloc, slash, path = rest.partition("/")
+    _, at, host = netloc.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}{sep}<redacted>@{host}{slash}{path}"
 
 
 def _getenv(*names: str) -> str | None:

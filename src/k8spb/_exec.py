@@ -8,15 +8,17 @@ until it is read.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from k8spb import _channels as ch
 from k8spb._errors import Error, TransportError, api_error
 from k8spb._websocket import AsyncWebSocket, Pieces, SyncWebSocket
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncProcess", "AsyncStreamReader", "AsyncStreamWriter", "Process", "StreamReader", "StreamWriter"]
 
@@ -419,6 +421,8 @@ class AsyncProcess(_ProcessBase):
     """:class:`Process` for asyncio (``AsyncApi.exec`` / ``attach``)."""
 
     def __init__(self, ws: AsyncWebSocket, *, stdin: bool, stdout: bool, stderr: bool, tty: bool) -> None:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         self._ws = ws
         self._start(ws, tty)
         self._changed = asyncio.Event()
@@ -431,6 +435,8 @@ class AsyncProcess(_ProcessBase):
         await self._ws.send(self._resize(width, height))
 
     async def wait(self, timeout: float | None = None) -> int:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
         except TimeoutError:
@@ -453,6 +459,8 @@ class AsyncProcess(_ProcessBase):
         return out, err
 
     async def close(self) -> None:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         await self._ws.close()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), 10)

@@ -9,18 +9,20 @@ the pod-side connection, is closed.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from k8spb import _channels as ch
 from k8spb._errors import Error, TransportError
 from k8spb._exec import CHUNK, _apump, _Buffer, _pump
 from k8spb._websocket import AsyncWebSocket, Pieces, SyncWebSocket
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncPortForward", "AsyncPortListener", "AsyncPortStream", "PortForward", "PortListener", "PortStream"]
 
@@ -265,6 +267,8 @@ class AsyncPortForward:
     """:class:`PortForward` for asyncio (``AsyncApi.portforward``)."""
 
     def __init__(self, ws: AsyncWebSocket, ports: Sequence[int]) -> None:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         self._ws = ws
         self._state = _Forwarding(ws.describe, ports)
         self._changed = asyncio.Event()
@@ -274,6 +278,8 @@ class AsyncPortForward:
         return AsyncPortStream(self, port)
 
     async def close(self) -> None:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         await self._ws.close()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), 10)
@@ -303,6 +309,8 @@ class AsyncPortListener:
     @classmethod
     async def start(cls, opener: Callable[[int], Any], ports: Mapping[int, int] | Sequence[int],
                     address: str = "127.0.0.1") -> AsyncPortListener:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         self = cls(opener)
         try:
             for local, remote in _parse_ports(ports):
@@ -318,6 +326,8 @@ class AsyncPortListener:
         return lambda reader, writer: self._serve(reader, writer, remote)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, remote: int) -> None:
+        import asyncio  # on use: ``import k8spb`` leaves asyncio out
+
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)

@@ -352,10 +352,36 @@ def interpret(request: Request, status: int, content_type: str | None, body: byt
         if into is not None and not (isinstance(into, type) and issubclass(into, Model)):
             if media_type(ct) != JSON:
                 raise DecodeError(f"expected a JSON answer for {getattr(into, '__name__', into)}, got {ct}")
-            return into.from_json(body, origin=request.describe())
-        return decode(body, ct, into=into, origin=request.describe())  # fields read later name the request
+            obj = into.from_json(body, origin=request.describe())  # a delete's object or Status (OrStatus)
+        elif into is not None:
+            return decode(body, ct, into=into, origin=request.describe())  # fields read later name the request
+        else:
+            obj = decode(body, ct, origin=request.describe())
     except DecodeError as exc:
+        _raise_failure_status(request, status, ct, body)
         raise DecodeError(f"{request.describe()}: undecodable {status} response: {exc}") from None
+    if getattr(type(obj), "kind", None) == "Status":
+        _raise_failure(request, status, obj)
+    return obj
+
+
+def _raise_failure_status(request: Request, status: int, content_type: str, body: bytes) -> None:
+    """Raise the ApiError of a successful answer whose body is a Status that failed (else return)."""
+    try:
+        obj = decode(body, content_type)
+    except DecodeError:
+        return
+    if getattr(type(obj), "kind", None) == "Status":
+        _raise_failure(request, status, obj)
+
+
+def _raise_failure(request: Request, status: int, st: Any) -> None:
+    """A 2xx carrying a Status whose ``status`` is not Success is an error, as client-go reads it."""
+    outcome = getattr(st, "status", None)
+    if outcome and outcome != "Success":
+        code = getattr(st, "code", None) or 500
+        raise api_error(code, getattr(st, "reason", None) or "", getattr(st, "message", None) or "",
+                        request=f"{request.describe()} (a {status} answer carrying a {outcome} Status)", status=st)
 
 
 def error_from_response(request: Request, status: int, content_type: str | None, body: bytes,

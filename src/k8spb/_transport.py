@@ -1,4 +1,4 @@
-"""httpx transports whose sockets read in bulk while a response streams in.
+"""httpcore connection pools whose sockets read in bulk, and the clock of a request's deadline.
 
 httpcore reads 64 KiB per call (16 KiB, one TLS record, over TLS), and each read goes through h11 in
 Python. A large list or a busy watch is megabytes, so k8spb's transports grow the read size while
@@ -7,31 +7,59 @@ responses keep small buffers. Over TLS the sync transport's reads also take the 
 waiting on the socket, without blocking, up to the same size.
 
 Over HTTP/1.1 a read that reaches the end of a response head stops there (the rest is kept for the
-next read), so when httpx hands over a streamed response none of its body has gone to h11 yet, and
+next read), so when httpcore hands over a response none of its body has gone to h11 yet, and
 :func:`chunked_body` can read a chunked body straight from the socket: h11 spends several Python
 events on each chunk, and Go's server writes two chunks for every large watch event.
 
-Connection pooling, proxies, HTTP/2 and errors stay httpx's own.
+These pools carry streams (watches, followed logs, WebSocket upgrades) and every request that goes
+through a proxy or HTTP/2; whole answers over direct connections take :mod:`k8spb._http1`. Pooling,
+proxies, HTTP/2 and errors stay httpcore's own; k8spb builds its requests for httpcore directly
+(httpx's URL parsing and models cost more than the rest of a small request). A request's deadline
+(:data:`DEADLINE`, set by the client) bounds every connect, read and write made for it, so a server
+sending a byte at a time cannot stretch it.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import httpcore
-import httpx
+from httpcore._utils import is_socket_readable
 
+from k8spb._body import header
 from k8spb._chunked import Dechunker
 
-__all__ = ["async_chunked_body", "async_transport", "chunked_body", "transport"]
+__all__ = ["CONNECTIONS", "DEADLINE", "HTTP_ERRORS", "async_chunked_body", "async_pool", "chunked_body", "clamp",
+           "pool"]
 
 _SMALL = 64 * 1024
 _LARGE = 256 * 1024  # 1 MiB measured slower (alternating A/B in one process, commit 8b1303c)
 _RECORD = 16 * 1024  # the most plaintext one TLS record carries
 _WOULD_BLOCK = (httpcore.ReadError, httpcore.ReadTimeout)  # how a non-blocking read says "nothing yet"
+
+HTTP_ERRORS = (httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError, httpcore.ProxyError,
+               httpcore.UnsupportedProtocol)
+"""Everything httpcore raises for a request that got no (whole) answer."""
+
+DEADLINE: ContextVar[float | None] = ContextVar("k8spb_deadline", default=None)
+"""The ``time.monotonic()`` by which the current request must be done (None: no deadline)."""
+
+
+def clamp(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` shortened to what is left of the current deadline; ``error`` once it has passed."""
+    deadline = DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the request's deadline passed (Config.timeout)")
+    return left if timeout is None or left < timeout else timeout
 
 
 class _ReadSize:
@@ -82,22 +110,28 @@ class _HeadCut:
         return data[:end]
 
 
-def _speaks_http1(inner: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> bool:
-    tls = inner.get_extra_info("ssl_object")
-    return tls is None or tls.selected_alpn_protocol() != "h2"
-
-
 class _Wrapped:
-    """What the sync and async streams share: the read size, the head cut, the extra info passed on."""
+    """What the sync and async streams share: the read size, the head cut, the extra info passed on.
+
+    The socket and TLS object are looked up once: httpcore's pool asks whether every idle connection
+    is readable each time a request comes or goes, and anyio rebuilds its attribute table per question.
+    """
 
     def __init__(self, inner: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> None:
         self._size = _ReadSize()
-        self.head = _HeadCut() if _speaks_http1(inner) else None
+        self._ssl = inner.get_extra_info("ssl_object")
+        self._sock = inner.get_extra_info("socket")
+        self.head = _HeadCut() if self._ssl is None or self._ssl.selected_alpn_protocol() != "h2" else None
         self._extra = inner.get_extra_info
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self.head is not None and self.head.stash:
-            return True
+        if info == "is_readable":
+            if self.head is not None and self.head.stash:
+                return True
+            if self._sock is not None:
+                return is_socket_readable(self._sock)
+        elif info == "ssl_object":
+            return self._ssl
         return self._extra(info)
 
 
@@ -105,9 +139,10 @@ class _Stream(_Wrapped, httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         super().__init__(inner)
         self._inner = inner
-        self._tls = inner.get_extra_info("ssl_object") is not None
+        self._tls = self._ssl is not None
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        timeout = clamp(timeout, httpcore.ReadTimeout)
         head = self.head
         if head is None:
             return self._read(max_bytes, timeout)
@@ -139,6 +174,7 @@ class _Stream(_Wrapped, httpcore.NetworkStream):
         return first if len(parts) == 1 else b"".join(parts)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        timeout = clamp(timeout, httpcore.WriteTimeout)
         if self.head is not None:
             self.head.request_sent()
         self._inner.write(buffer, timeout)
@@ -148,6 +184,7 @@ class _Stream(_Wrapped, httpcore.NetworkStream):
 
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
+        timeout = clamp(timeout, httpcore.ConnectTimeout)
         return _Stream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
 
@@ -159,6 +196,7 @@ class _AsyncStream(_Wrapped, httpcore.AsyncNetworkStream):
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        timeout = clamp(timeout, httpcore.ReadTimeout)
         head = self.head
         if head is None:
             return await self._read(max_bytes, timeout)
@@ -172,6 +210,7 @@ class _AsyncStream(_Wrapped, httpcore.AsyncNetworkStream):
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        timeout = clamp(timeout, httpcore.WriteTimeout)
         if self.head is not None:
             self.head.request_sent()
         await self._inner.write(buffer, timeout)
@@ -181,6 +220,7 @@ class _AsyncStream(_Wrapped, httpcore.AsyncNetworkStream):
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        timeout = clamp(timeout, httpcore.ConnectTimeout)
         return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
 
@@ -193,6 +233,7 @@ class _Backend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Any = None) -> httpcore.NetworkStream:
+        timeout = clamp(timeout, httpcore.ConnectTimeout)
         return _Stream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
@@ -209,6 +250,7 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        timeout = clamp(timeout, httpcore.ConnectTimeout)
         return _AsyncStream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
@@ -219,63 +261,61 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def _bulk(pool: Any, wrap: type[_Backend] | type[_AsyncBackend]) -> None:
-    # httpx builds the httpcore pool (plain, HTTP proxy or SOCKS) without a network_backend argument;
-    # the pool keeps its backend in one attribute, read when it opens a connection.
-    inner = getattr(pool, "_network_backend", None)
-    if inner is not None and not isinstance(inner, wrap):
-        pool._network_backend = wrap(inner)
+CONNECTIONS = 100
+"""The most connections a pool opens to the server (httpx's default)."""
+
+_LIMITS: dict[str, Any] = {"max_connections": CONNECTIONS, "max_keepalive_connections": 20, "keepalive_expiry": 5.0,
+                           "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]}
+"""httpx's limits, which k8spb had before it built requests for httpcore itself, and no Nagle delay (as
+Go dials, and asyncio's transports do): with it a small request's answer waits for a delayed ACK."""
 
 
-def transport(*, verify: ssl.SSLContext, proxy: str | None, http2: bool) -> httpx.HTTPTransport:
-    """httpx's transport for these settings, reading in bulk."""
-    out = httpx.HTTPTransport(verify=verify, proxy=proxy, http2=http2, trust_env=False)
-    _bulk(out._pool, _Backend)
-    return out
+def _proxy(url: str | None) -> httpcore.Proxy | None:
+    """httpcore's Proxy for a proxy URL; a password in it becomes a Proxy-Authorization header."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return httpcore.Proxy(url)
+    plain = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return httpcore.Proxy(plain, auth=(unquote(parts.username or ""), unquote(parts.password or "")))
 
 
-def async_transport(*, verify: ssl.SSLContext, proxy: str | None, http2: bool) -> httpx.AsyncHTTPTransport:
-    """httpx's async transport for these settings, reading in bulk."""
-    out = httpx.AsyncHTTPTransport(verify=verify, proxy=proxy, http2=http2, trust_env=False)
-    _bulk(out._pool, _AsyncBackend)
-    return out
+def pool(*, verify: ssl.SSLContext, proxy: str | None, http2: bool) -> httpcore.ConnectionPool:
+    """A connection pool for these settings, reading in bulk."""
+    return httpcore.ConnectionPool(ssl_context=verify, proxy=_proxy(proxy), http2=http2,
+                                   network_backend=_Backend(httpcore.SyncBackend()), **_LIMITS)
 
 
-def _claim(response: httpx.Response, kind: type[W]) -> W | None:
+def async_pool(*, verify: ssl.SSLContext, proxy: str | None, http2: bool) -> httpcore.AsyncConnectionPool:
+    """An asyncio connection pool for these settings, reading in bulk."""
+    return httpcore.AsyncConnectionPool(ssl_context=verify, proxy=_proxy(proxy), http2=http2,
+                                        network_backend=_AsyncBackend(httpcore.AnyIOBackend()), **_LIMITS)
+
+
+def _claim(response: httpcore.Response, kind: type[W]) -> W | None:
     """The stream under a chunked HTTP/1.1 response none of whose body has been read (once), else None."""
     stream = response.extensions.get("network_stream")
     if not isinstance(stream, kind) or stream.head is None or not stream.head.at_body:
         return None
-    headers = response.headers
-    if (response.http_version != "HTTP/1.1" or "content-encoding" in headers
-            or headers.get("transfer-encoding", "").strip().lower() != "chunked"):
+    if (response.extensions.get("http_version") != b"HTTP/1.1" or header(response.headers, b"content-encoding")
+            or (header(response.headers, b"transfer-encoding") or "").strip().lower() != "chunked"):
         return None
     stream.head.at_body = False  # claimed: a second call gets None
     return stream
 
 
-@contextmanager
-def _read_errors() -> Iterator[None]:
-    """httpcore's read errors as httpx's, as if httpx had read the body."""
-    try:
-        yield
-    except httpcore.TimeoutException as exc:
-        raise httpx.ReadTimeout(str(exc)) from None
-    except httpcore.NetworkError as exc:
-        raise httpx.ReadError(str(exc)) from None
-
-
 def _dechunked(dechunker: Dechunker, data: bytes) -> bytes:
     if not data:
-        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body "
-                                        "(incomplete chunked read)")
+        raise httpcore.RemoteProtocolError("peer closed connection without sending complete message body "
+                                           "(incomplete chunked read)")
     return dechunker.feed(data)
 
 
-def chunked_body(response: httpx.Response, timeout: float | None) -> Iterator[bytes] | None:
+def chunked_body(response: httpcore.Response, timeout: float | None) -> Iterator[bytes] | None:
     """The payload of a streamed chunked response, read from its socket without h11; None if it cannot be.
 
-    Errors are httpx's (ReadTimeout, ReadError, RemoteProtocolError), or k8spb's TransportError for
+    Errors are httpcore's (ReadTimeout, ReadError, RemoteProtocolError), or k8spb's TransportError for
     malformed framing. Closing the response afterwards closes the connection (h11 never saw its end).
     """
     stream = _claim(response, _Stream)
@@ -285,9 +325,7 @@ def chunked_body(response: httpx.Response, timeout: float | None) -> Iterator[by
     def payload() -> Iterator[bytes]:
         dechunker = Dechunker()
         while not dechunker.done:
-            with _read_errors():
-                data = stream.read(_SMALL, timeout)
-            chunk = _dechunked(dechunker, data)
+            chunk = _dechunked(dechunker, stream.read(_SMALL, timeout))
             if chunk:
                 yield chunk
             if dechunker.error is not None:
@@ -296,7 +334,7 @@ def chunked_body(response: httpx.Response, timeout: float | None) -> Iterator[by
     return payload()
 
 
-def async_chunked_body(response: httpx.Response, timeout: float | None) -> AsyncIterator[bytes] | None:
+def async_chunked_body(response: httpcore.Response, timeout: float | None) -> AsyncIterator[bytes] | None:
     """:func:`chunked_body` for AsyncClient's responses."""
     stream = _claim(response, _AsyncStream)
     if stream is None:
@@ -305,9 +343,7 @@ def async_chunked_body(response: httpx.Response, timeout: float | None) -> Async
     async def payload() -> AsyncIterator[bytes]:
         dechunker = Dechunker()
         while not dechunker.done:
-            with _read_errors():
-                data = await stream.read(_SMALL, timeout)
-            chunk = _dechunked(dechunker, data)
+            chunk = _dechunked(dechunker, await stream.read(_SMALL, timeout))
             if chunk:
                 yield chunk
             if dechunker.error is not None:

@@ -12,7 +12,6 @@ dead and reading it raises :class:`~k8spb.RequestTimeout`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import os
@@ -23,18 +22,14 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import httpcore
-import httpx
-from wsproto import ConnectionType
-from wsproto.connection import Connection, ConnectionState
-from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
-from wsproto.utilities import LocalProtocolError, generate_accept_token
-
+from k8spb._body import header
 from k8spb._errors import RequestTimeout, TransportError
 from k8spb._request import Request, error_from_response
-from k8spb._transport import async_transport, transport
 
 if TYPE_CHECKING:
+
+    import httpcore
+
     from k8spb._client import AsyncClient, Client
 
 __all__ = ["AsyncWebSocket", "Frames", "SyncWebSocket", "aconnect", "connect", "upgrade_request"]
@@ -48,6 +43,9 @@ class Frames:
     """The WebSocket framing of one client connection, without IO (wsproto underneath)."""
 
     def __init__(self, describe: str) -> None:
+        from wsproto import ConnectionType  # wsproto (and h11) on use: ``import k8spb`` leaves them out
+        from wsproto.connection import Connection
+
         self.describe = describe
         self._conn = Connection(ConnectionType.CLIENT)
         self.close_code: int | None = None
@@ -61,6 +59,9 @@ class Frames:
     def feed(self, data: bytes) -> tuple[Pieces, bytes]:
         """Bytes read (``b""``: the connection ended) -> message pieces, and bytes to send back (pongs,
         the close reply). Raises TransportError for frames that break the protocol."""
+        from wsproto.connection import ConnectionState
+        from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
+
         if self.closed:
             return [], b""
         self._conn.receive_data(data if data else None)
@@ -90,16 +91,25 @@ class Frames:
 
     def message(self, data: bytes) -> bytes:
         """The bytes of one binary message (raises TransportError once the connection is closing)."""
+        from wsproto.events import BytesMessage
+        from wsproto.utilities import LocalProtocolError
+
         try:
             return self._conn.send(BytesMessage(data=data))
         except LocalProtocolError:
             raise TransportError(f"{self.describe}: the WebSocket connection is closed") from None
 
     def ping(self) -> bytes:
+        from wsproto.connection import ConnectionState
+        from wsproto.events import Ping
+
         return self._conn.send(Ping(b"k8spb")) if self._conn.state is ConnectionState.OPEN else b""
 
     def close(self) -> bytes:
         """The close frame to send (``b""`` if one was sent already or the connection is gone)."""
+        from wsproto.connection import ConnectionState
+        from wsproto.events import CloseConnection
+
         if self._conn.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
             return self._conn.send(CloseConnection(code=1000))
         return b""
@@ -114,14 +124,17 @@ def upgrade_request(request: Request, protocols: Sequence[str]) -> tuple[Request
     return request, key
 
 
-def _check(sent: Request, response: httpx.Response, key: str, protocols: Sequence[str]) -> str:
+def _check(sent: Request, headers: list[tuple[bytes, bytes]], key: str, protocols: Sequence[str]) -> str:
     """The subprotocol of a successful upgrade; raises for anything else (the body is read by the caller)."""
+    from wsproto.utilities import generate_accept_token
+
     where = sent.describe()
-    if response.headers.get("upgrade", "").lower() != "websocket":
-        raise TransportError(f"{where}: the server switched to {response.headers.get('upgrade')!r}, not WebSocket")
-    if response.headers.get("sec-websocket-accept") != generate_accept_token(key.encode()).decode():
+    upgrade = header(headers, b"upgrade")
+    if (upgrade or "").lower() != "websocket":
+        raise TransportError(f"{where}: the server switched to {upgrade!r}, not WebSocket")
+    if header(headers, b"sec-websocket-accept") != generate_accept_token(key.encode()).decode():
         raise TransportError(f"{where}: the server's Sec-WebSocket-Accept does not match the key sent")
-    protocol = str(response.headers.get("sec-websocket-protocol", ""))
+    protocol = header(headers, b"sec-websocket-protocol") or ""
     if protocol not in protocols:
         raise TransportError(f"{where}: the server chose the WebSocket subprotocol {protocol!r}; "
                              f"asked for one of {', '.join(protocols)}")
@@ -129,6 +142,8 @@ def _check(sent: Request, response: httpx.Response, key: str, protocols: Sequenc
 
 
 def _transport_error(where: str, exc: Exception) -> TransportError:
+    import httpcore  # on use, as everywhere here: ``import k8spb`` leaves httpcore and asyncio out
+
     if isinstance(exc, httpcore.TimeoutException | TimeoutError):
         return RequestTimeout(f"{where}: timed out")
     return TransportError(f"{where}: connection lost ({type(exc).__name__}: {exc})")
@@ -151,7 +166,7 @@ class _Liveness:
 class _Socket:
     """What both flavours keep: the framing, the upgraded response and its stream, the liveness check."""
 
-    def __init__(self, response: httpx.Response, sent: Request, protocol: str, timeout: float | None) -> None:
+    def __init__(self, response: httpcore.Response, sent: Request, protocol: str, timeout: float | None) -> None:
         self.protocol = protocol
         self.describe = sent.describe()
         self.frames = Frames(self.describe)
@@ -164,7 +179,7 @@ class _Socket:
 class SyncWebSocket(_Socket):
     """One WebSocket connection: one thread may read while others write."""
 
-    def __init__(self, http: httpx.Client, response: httpx.Response, sent: Request, protocol: str,
+    def __init__(self, http: httpcore.ConnectionPool, response: httpcore.Response, sent: Request, protocol: str,
                  timeout: float | None) -> None:
         super().__init__(response, sent, protocol, timeout)
         self._http = http
@@ -173,6 +188,8 @@ class SyncWebSocket(_Socket):
 
     def _write(self, data: bytes) -> None:
         """Write bytes; the caller holds the write lock."""
+        import httpcore
+
         if not data:
             return
         try:
@@ -187,6 +204,8 @@ class SyncWebSocket(_Socket):
 
     def receive(self) -> Pieces:
         """The next pieces of messages; ``[]`` once the connection has closed (``frames.close_code``)."""
+        import httpcore
+
         while not self.frames.closed:
             try:
                 data = self._stream.read(_READ, self._timeout)
@@ -230,14 +249,18 @@ class SyncWebSocket(_Socket):
 class AsyncWebSocket(_Socket):
     """:class:`SyncWebSocket` for asyncio: one task may read while others write."""
 
-    def __init__(self, http: httpx.AsyncClient, response: httpx.Response, sent: Request, protocol: str,
-                 timeout: float | None) -> None:
+    def __init__(self, http: httpcore.AsyncConnectionPool, response: httpcore.Response, sent: Request,
+                 protocol: str, timeout: float | None) -> None:
         super().__init__(response, sent, protocol, timeout)
         self._http = http
         self._stream: httpcore.AsyncNetworkStream = response.extensions["network_stream"]
+        import asyncio
+
         self._write_lock = asyncio.Lock()
 
     async def _write(self, data: bytes) -> None:
+        import httpcore
+
         if not data:
             return
         async with self._write_lock:
@@ -251,6 +274,8 @@ class AsyncWebSocket(_Socket):
         await self._write(self.frames.message(data))
 
     async def receive(self) -> Pieces:
+        import httpcore
+
         while not self.frames.closed:
             try:
                 data = await self._stream.read(_READ, self._timeout)
@@ -297,20 +322,24 @@ def _http_args(client: Client | AsyncClient) -> dict[str, Any]:
 
 def connect(client: Client, request: Request, protocols: Sequence[str]) -> SyncWebSocket:
     """Open a WebSocket for ``request`` offering ``protocols``; ApiError if the server refuses."""
+    from k8spb._transport import HTTP_ERRORS, pool
+
     upgrade, key = upgrade_request(request, protocols)
-    http = httpx.Client(transport=transport(**_http_args(client)), **client._client_args())
+    http = pool(**_http_args(client))
     try:
-        sent, response = client._exchange(upgrade, stream=True, http=http)
-        if response.status_code != 101:
+        sent, reply, _ = client._exchange(upgrade, stream=True, http=http)
+        response = reply.response
+        assert response is not None  # a streamed answer
+        if reply.status != 101:
             try:
                 body = response.read()
-            except httpx.HTTPError as exc:
+            except HTTP_ERRORS as exc:
                 raise _transport_error(sent.describe(), exc) from None
             finally:
                 response.close()
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body)
+            raise error_from_response(sent, reply.status, reply.header(b"content-type"), body)
         try:
-            protocol = _check(sent, response, key, protocols)
+            protocol = _check(sent, reply.headers, key, protocols)
         except TransportError:
             response.close()
             raise
@@ -322,20 +351,24 @@ def connect(client: Client, request: Request, protocols: Sequence[str]) -> SyncW
 
 async def aconnect(client: AsyncClient, request: Request, protocols: Sequence[str]) -> AsyncWebSocket:
     """:func:`connect` for AsyncClient."""
+    from k8spb._transport import HTTP_ERRORS, async_pool
+
     upgrade, key = upgrade_request(request, protocols)
-    http = httpx.AsyncClient(transport=async_transport(**_http_args(client)), **client._client_args())
+    http = async_pool(**_http_args(client))
     try:
-        sent, response = await client._exchange(upgrade, stream=True, http=http)
-        if response.status_code != 101:
+        sent, reply, _ = await client._exchange(upgrade, stream=True, http=http)
+        response = reply.response
+        assert response is not None  # a streamed answer
+        if reply.status != 101:
             try:
                 body = await response.aread()
-            except httpx.HTTPError as exc:
+            except HTTP_ERRORS as exc:
                 raise _transport_error(sent.describe(), exc) from None
             finally:
                 await response.aclose()
-            raise error_from_response(sent, response.status_code, response.headers.get("content-type"), body)
+            raise error_from_response(sent, reply.status, reply.header(b"content-type"), body)
         try:
-            protocol = _check(sent, response, key, protocols)
+            protocol = _check(sent, reply.headers, key, protocols)
         except TransportError:
             await response.aclose()
             raise

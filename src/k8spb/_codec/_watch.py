@@ -78,16 +78,18 @@ class WatchDecoder:
         self._max = max_frame
         self._buf = bytearray()
         self._event_pb: Any = None
-        self._error: DecodeError | None = None
+        self.error: DecodeError | None = None
+        """Set when a bad event followed the good ones :meth:`feed` returned: raise it once they are handled."""
 
     def feed(self, data: bytes | memoryview) -> list[WatchEvent[Any]]:
         """Decode every complete event in the data received so far.
 
-        The events before a bad one are returned; the DecodeError comes with the next call (and every
-        one after it), so nothing that arrived intact is lost.
+        The events before a bad one are returned and :attr:`error` is set (raised by every later call),
+        so nothing that arrived intact is lost; a caller handles the events, then raises :attr:`error`
+        at once rather than waiting for more bytes that may never come.
         """
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
         self._buf += data
         events: list[WatchEvent[Any]] = []
         try:
@@ -98,7 +100,7 @@ class WatchDecoder:
         except DecodeError as exc:
             if not events:
                 raise
-            self._error = exc
+            self.error = exc
         return events
 
     def pieces(self, data: bytes) -> Sequence[bytes | memoryview]:
@@ -115,8 +117,8 @@ class WatchDecoder:
 
     def close(self) -> None:
         """Check the stream ended on an event boundary; DecodeError if it was cut mid-event."""
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
         if self._buf.strip() if not self._protobuf else self._buf:
             raise DecodeError(f"watch stream ended in the middle of an event ({len(self._buf)} bytes left over)")
 
@@ -147,6 +149,8 @@ class WatchDecoder:
                 doc = json.loads(line)
             except ValueError as exc:
                 raise DecodeError(f"invalid JSON watch event: {exc}") from None
+            except RecursionError:  # a hostile server's [[[[...]]]]: json's C scanner recurses per level
+                raise DecodeError(f"invalid JSON watch event: nested too deeply ({len(line)} bytes)") from None
             if (not isinstance(doc, dict) or not isinstance(doc.get("type"), str)
                     or not isinstance(doc.get("object"), dict)):
                 raise DecodeError("watch event must be an object with a string 'type' and an object 'object'") from None
