@@ -2,6 +2,7 @@
 """Custom resources and the JSON path, end to end against k8spb.testing.ApiServer, every client side by side.
 
     python3 tools/bench_crd.py [--crs 10000] [--pods 10000] [--events 10000] [--rounds 3]
+    python3 tools/bench_crd.py --parsers         # JSON parsers alone on the same payloads (why msgspec)
 
 Scenarios, each client in a fresh process per round, rounds interleaved (round 1 runs every client of
 every scenario, then round 2 ...), the server in the parent process:
@@ -250,6 +251,52 @@ def watch_pods(kind: str, c: Any, since: str, events: int) -> tuple[int, Any]:
     raise ValueError(kind)
 
 
+def parsers(crs: int, pods: int) -> None:
+    """How each JSON parser reads the payloads, in this process (no HTTP): why k8spb's JSON path uses msgspec.
+
+    Full parses (json.loads, orjson if installed, msgspec to Python objects) build every dict of the
+    list; msgspec can instead keep values encoded (``Raw``), which is what k8spb.decode does, then read
+    what is asked for. Best of 3, gc on, after gc.collect().
+    """
+    import gc
+
+    import msgspec
+    from bench import make_pod_list  # type: ignore[import-not-found]
+
+    import k8spb
+    from k8spb.api.core.v1 import PodList
+
+    rnd = random.Random(7)
+    widgets = []
+    for i in range(crs):
+        w = make_widget(i, rnd)
+        w["status"] = widget_status(i)
+        widgets.append(w)
+    payloads = {"CR list": (json.dumps({"apiVersion": f"{GROUP}/{VERSION}", "kind": f"{KIND}List", "metadata": {},
+                                        "items": widgets}).encode(), typed_widget().List),
+                "pod list": (json.dumps(make_pod_list(pods)).encode(), PodList)}
+    full: dict[str, Any] = {"json.loads": json.loads, "msgspec.json.decode": msgspec.json.decode}
+    try:
+        import orjson  # type: ignore[import-not-found]
+
+        full["orjson.loads"] = orjson.loads
+    except ImportError:
+        pass
+    print("| payload | parser | seconds (best of 3) |")
+    print("|---|---|---:|")
+    for name, (data, cls) in payloads.items():
+        runs: dict[str, Any] = {**full, "k8spb.decode (values kept encoded)":
+                                lambda d, cls=cls: k8spb.decode(d, k8spb.JSON, into=cls).items}
+        for label, fn in runs.items():
+            best = float("inf")
+            for _ in range(3):
+                gc.collect()
+                t = time.perf_counter()
+                fn(data)
+                best = min(best, time.perf_counter() - t)
+            print(f"| {name} ({len(data) / 2**20:.1f} MiB) | {label} | {best:.3f} |")
+
+
 def child(args: argparse.Namespace) -> None:
     import gc
     import tracemalloc
@@ -315,9 +362,13 @@ def main() -> int:
     parser.add_argument("--kind")
     parser.add_argument("--kubeconfig")
     parser.add_argument("--since", default="")
+    parser.add_argument("--parsers", action="store_true", help="only compare JSON parsers on the payloads, no HTTP")
     args = parser.parse_args()
     if args.child:
         child(args)
+        return 0
+    if args.parsers:
+        parsers(args.crs, args.pods)
         return 0
 
     from bench_e2e import modify_pods, preload  # type: ignore[import-not-found]
