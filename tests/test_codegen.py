@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import k8spb
 from k8spb import Api, Client, Config
@@ -217,3 +219,58 @@ def test_cli_from_a_file_and_from_the_server(tmp_path: Path) -> None:
         proc = _cli("--from-server", "nothing.example.com", KUBECONFIG=srv.kubeconfig_path)
         assert proc.returncode == 1 and "404" in proc.stderr
     assert json.loads(json.dumps(CRD)) == CRD  # the module-level CRD was not changed by anyone
+
+
+# ---------------------------------------------------------------------------------------------------------
+# random schemas: whatever the generator is given, the classes give it back
+
+_INT = {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+_keys = st.from_regex(r"[a-z][a-zA-Z0-9]{0,8}", fullmatch=True) | st.sampled_from(
+    ["x-odd-key", "class", "from", "$ref", "a_b", "dnsNames", "URL"])
+_scalar_schemas = st.one_of(
+    st.builds(lambda fmt: {"type": "string", **fmt}, st.sampled_from([{}, {"format": "email"}, {"maxLength": 9},
+                                                                      {"pattern": "^a+$"}, {"enum": ["a", "b"]}])),
+    st.builds(lambda fmt: {"type": "integer", **fmt}, st.sampled_from([{}, {"minimum": 0}, {"format": "int32"},
+                                                                       {"maximum": 7, "exclusiveMaximum": True}])),
+    st.just({"type": "number"}), st.just({"type": "boolean", "default": True}),
+    st.just({"type": "integer", "default": 3, "nullable": True}), st.just({"type": "string", "default": "x"}),
+    st.just({"type": "array", "items": {"type": "string"}, "default": ["a"]}),
+    st.just({"type": "string", "format": "date-time"}), st.just(dict(_INT)),
+    st.just({"x-kubernetes-preserve-unknown-fields": True}),
+)
+
+
+def _objects(inner: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    props = st.dictionaries(_keys, inner, min_size=1, max_size=4)
+    return st.one_of(
+        st.builds(lambda p, req, desc, rules: {"type": "object", "properties": p,
+                                               **({"required": sorted(p)[:req]} if req else {}),
+                                               **({"description": desc} if desc else {}), **rules},
+                  props, st.integers(0, 2), st.sampled_from(["", "An object.", 'Quotes " and \\ and\nlines.']),
+                  st.sampled_from([{}, {"x-kubernetes-validations": [{"rule": "size(self) > 0", "message": "m"}]},
+                                   {"x-kubernetes-preserve-unknown-fields": True}])),
+        st.builds(lambda v: {"type": "object", "additionalProperties": v}, inner),
+        st.builds(lambda v, kind: {"type": "array", "items": v, **kind}, inner,
+                  st.sampled_from([{}, {"maxItems": 3}, {"x-kubernetes-list-type": "atomic"}])),
+    )
+
+
+_schemas = st.recursive(_scalar_schemas, _objects, max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(spec=st.dictionaries(_keys, _schemas, min_size=1, max_size=5))
+def test_random_schemas_come_back(spec: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> None:
+    crd = _normal({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                   "metadata": {"name": f"randoms.{GROUP}"},
+                   "spec": {"group": GROUP, "scope": "Namespaced",
+                            "names": {"plural": "randoms", "singular": "random", "kind": "Random",
+                                      "listKind": "RandomList"},
+                            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                                "openAPIV3Schema": {"type": "object", "properties": {
+                                    "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                    "metadata": {"type": "object"},
+                                    "spec": {"type": "object", "properties": spec}}}}}]}})
+    module = _load(generate(crd), tmp_path_factory.mktemp("random"), "generated_random")
+    assert module.Random.crd().to_dict() == crd

@@ -118,6 +118,10 @@ class _Writer:
 
     def element(self, schema: dict[str, Any], path: str) -> str:
         """The annotation of a list item or map value, its constraints included."""
+        if schema == {"x-kubernetes-preserve-unknown-fields": True}:  # not dict[str, Any]: an object of anything
+            self.typing |= {"Annotated", "Any"}
+            self.imports.add("PreserveUnknownFields")
+            return "Annotated[Any, PreserveUnknownFields()]"
         annotation = self.type_of(schema, path)
         is_class = schema.get("type") == "object" and bool(schema.get("properties"))
         meta = self.annotations(schema, annotation, "", "", is_class)
@@ -147,6 +151,9 @@ class _Writer:
             meta = self.annotations(prop, annotation, key, attr, is_class)
             is_required = key in required
             default = prop.get("default")
+            if is_required and default is not None:  # a field with a default is optional unless told
+                meta.append("Required()")
+                self.imports.add("Required")
             element = annotation.removeprefix("list[").removesuffix("]")
             if not is_required:
                 annotation = f"{annotation} | None"
@@ -195,6 +202,9 @@ class _Writer:
             self.imports.add("EmbeddedResource")
         if not is_class:  # a generated class carries its own rules (and keeps unknown fields itself)
             meta.extend(self.rule(rule) for rule in prop.get("x-kubernetes-validations") or ())
+        if not key and "default" in prop:  # a list item's or map value's: fields take a Python default
+            meta.append(f"Default({prop['default']!r})")
+            self.imports.add("Default")
         return meta
 
     def rule(self, rule: dict[str, Any]) -> str:

@@ -49,6 +49,7 @@ if typing.TYPE_CHECKING:
 
 __all__ = [
     "CustomResource",
+    "Default",
     "Description",
     "EmbeddedResource",
     "ExclusiveMaximum",
@@ -73,6 +74,7 @@ __all__ = [
     "PreserveUnknownFields",
     "PrinterColumn",
     "Quantity",
+    "Required",
     "Rule",
     "Scale",
     "merge_crds",
@@ -177,11 +179,25 @@ class MaxProperties(_Keyword):
     keyword = "maxProperties"
 
 
+class Default(_Keyword):
+    """A schema default where a Python default cannot go (a list item's, a map value's): JSON, as written."""
+
+    keyword = "default"
+
+
 @dataclass(frozen=True)
 class Key(Constraint):
     """The JSON key of a field when it is not the camelCase of the attribute name."""
 
     name: str
+
+    def apply(self, schema: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Required(Constraint):
+    """Listed in ``required`` although it has a default (the server applies the default first)."""
 
     def apply(self, schema: dict[str, Any]) -> None:
         pass
@@ -405,7 +421,7 @@ def _shape(tp: Any, where: str, stack: tuple[type, ...] = ()) -> _Shape:
 
 
 def _bare_shape(tp: Any, where: str, stack: tuple[type, ...]) -> _Shape:
-    if tp in _SCALARS:
+    if isinstance(tp, type) and tp in _SCALARS:
         kind, schema = _SCALARS[tp]
         return _Shape(dict(schema), kind)
     if tp is Any or tp is object:
@@ -437,7 +453,7 @@ def _bare_shape(tp: Any, where: str, stack: tuple[type, ...]) -> _Shape:
         if args and args[0] is not str:
             raise TypeError(f"{where}: map keys must be str")
         value_type = args[1] if len(args) == 2 else Any
-        if _unwrap(value_type)[0] in (Any, object):
+        if value_type is Any or value_type is object:  # any JSON object (Annotated[Any, ...]: a map of anything)
             return _Shape({"type": "object", "x-kubernetes-preserve-unknown-fields": True})
         value = _element(value_type, f"{where}{{}}", stack)
         return _Shape({"type": "object", "additionalProperties": value.schema}, value.kind, "m", value.cls)
@@ -626,8 +642,9 @@ def _build(cls: type[Model], frame_locals: dict[str, Any], rules: Iterable[Rule]
         else:
             default = dataclasses.MISSING
         description = dc_field.metadata.get("description") or docs.get(attr)
-        infos.append(_FieldInfo(attr, key, shape, default is dataclasses.MISSING and not shape.optional, default,
-                                description))
+        required = (default is dataclasses.MISSING and not shape.optional) or any(
+            isinstance(m, Required) for m in shape.constraints)
+        infos.append(_FieldInfo(attr, key, shape, required, default, description))
         # a default of None is what an absent key reads anyway: only other defaults need a factory
         factory = default if default is not dataclasses.MISSING and dc_field.default is not None else None
         fields.append(json_field(attr, key, shape.kind, shape.container, shape.cls, factory=factory))

@@ -5,6 +5,7 @@ See :mod:`k8spb._custom` and docs/custom-resources.md.
 
 from k8spb._custom import (
     CustomResource,
+    Default,
     Description,
     EmbeddedResource,
     ExclusiveMaximum,
@@ -29,6 +30,7 @@ from k8spb._custom import (
     PreserveUnknownFields,
     PrinterColumn,
     Quantity,
+    Required,
     Rule,
     Scale,
     merge_crds,
@@ -37,6 +39,7 @@ from k8spb._custom import (
 
 __all__ = [
     "CustomResource",
+    "Default",
     "Description",
     "EmbeddedResource",
     "ExclusiveMaximum",
@@ -61,6 +64,7 @@ __all__ = [
     "PreserveUnknownFields",
     "PrinterColumn",
     "Quantity",
+    "Required",
     "Rule",
     "Scale",
     "merge_crds",
