@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import k8spb
 from k8spb import Api, Apply, Client, Config, HasConditions, HasMetadata, HasSpec, HasStatus, Merge, PatchParams
@@ -570,3 +572,32 @@ def test_kubectl_applies_the_derived_crd_and_an_object(tmp_path: Path) -> None:
 class LampSpec(Object):
     watts: Annotated[int, Minimum(1)]
     color: str = "white"
+
+
+_json_scalars = (st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False, allow_infinity=False)
+                 | st.text(max_size=6) | st.sampled_from(["small", "large", "TCP", "1Gi", "2026-01-02T03:04:05Z"]))
+_json_values = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=3)
+                            | st.dictionaries(st.sampled_from(["name", "port", "protocol", "x"]), inner, max_size=3),
+                            max_leaves=8)
+_spec_keys = st.sampled_from(["image", "replicas", "maxReplicas", "size", "ports", "labels", "target", "memory",
+                              "ratio", "email", "started", "every", "blob", "extra", "settings", "matrix",
+                              "selector", "template", "dnsName", "unknown"])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(spec=st.dictionaries(_spec_keys, _json_values, max_size=6))
+def test_lazy_and_eager_decoding_agree(spec: dict[str, Any]) -> None:
+    """Whatever a server sends, decoding lazily then writing and from_dict agree: the same dict or a DecodeError."""
+    doc = {"apiVersion": f"{GROUP}/v1", "kind": "Gadget", "metadata": {"name": "f"}, "spec": spec}
+    try:
+        eager: dict[str, Any] | None = Gadget.from_dict(doc).to_dict()
+    except k8spb.DecodeError:
+        eager = None
+    lazy = k8spb.decode(json.dumps(doc).encode())
+    assert isinstance(lazy, Gadget)
+    try:
+        written: dict[str, Any] | None = lazy.to_dict()
+    except k8spb.DecodeError:
+        written = None
+    assert written == eager
