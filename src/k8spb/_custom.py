@@ -565,10 +565,9 @@ def _rebuild(shape: _Shape, stack: tuple[type, ...]) -> dict[str, Any]:
     """A shape's schema with its nested class's schema built now (so recursion is cut where it recurs)."""
     assert shape.cls is not None
     inner = schema_of(shape.cls, stack)
-    if shape.container == "l":
-        return {**shape.schema, "items": inner}
-    if shape.container == "m":
-        return {**shape.schema, "additionalProperties": inner}
+    if shape.container:  # the item's own markers (a description ...) over its class's schema
+        key = "items" if shape.container == "l" else "additionalProperties"
+        return {**shape.schema, key: {**inner, **shape.schema.get(key, {})}}
     out = {**inner, **shape.schema}  # what the field says (a description, a rule) over what the class says
     rules = inner.get("x-kubernetes-validations", []) + shape.schema.get("x-kubernetes-validations", [])
     if rules:
