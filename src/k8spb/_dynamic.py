@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from k8spb._codec._document import model_from_document, parse_json
+from k8spb._codec._document import model_from_document, parse_json, type_meta
 from k8spb._codec._unstructured import DynamicList, DynamicObject
 from k8spb._request import ResourceRef
-from k8spb._schema import Raw, parse_raw
 
 __all__ = ["ApiResource", "DynamicList", "DynamicObject", "OrStatus"]
 
@@ -35,10 +34,6 @@ class OrStatus:
 
     def from_json(self, body: bytes, origin: str = "") -> Any:
         doc = parse_json(body)
-        if isinstance(doc, dict):
-            kind, api_version = doc.get("kind"), doc.get("apiVersion")
-            kind = parse_raw(kind, "kind") if kind.__class__ is Raw else kind
-            api_version = parse_raw(api_version, "apiVersion") if api_version.__class__ is Raw else api_version
-            if kind == "Status" and api_version == "v1":
-                return model_from_document(doc, "JSON", origin=origin)
+        if isinstance(doc, dict) and type_meta(doc, "kind") == "Status" and type_meta(doc, "apiVersion") == "v1":
+            return model_from_document(doc, "JSON", origin=origin)
         return model_from_document(doc, "JSON", self.model, origin)

@@ -12,7 +12,8 @@ from k8spb._errors import DecodeError, EncodeError, Error
 from k8spb._registry import builtin_group_version, check_api_version, class_for
 from k8spb._schema import Model, Raw, parse_raw
 
-__all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document", "parse_json"]
+__all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document", "parse_json",
+           "type_meta"]
 
 _OBJECT = msgspec.json.Decoder(dict[str, Raw])
 _Unset = msgspec.UnsetType
@@ -129,7 +130,8 @@ def _check_aliases(doc: Any, budget: int) -> None:
                      if isinstance(c, (dict, list)))
 
 
-def _type_meta(doc: dict[str, Any], key: str) -> Any:
+def type_meta(doc: dict[str, Any], key: str) -> Any:
+    """``apiVersion`` or ``kind`` of a document (parsed if still encoded)."""
     value = doc.get(key)
     return parse_raw(value, key) if value.__class__ is Raw else value
 
@@ -149,7 +151,7 @@ def model_from_document(doc: Any, what: str, into: type[Model] | None = None, or
     if into is not None and into._dynamic:
         dynamic_obj: Model = into._from_document(doc, what, origin)  # type: ignore[attr-defined]
         return dynamic_obj
-    api_version, kind = _type_meta(doc, "apiVersion"), _type_meta(doc, "kind")
+    api_version, kind = type_meta(doc, "apiVersion"), type_meta(doc, "kind")
     if into is not None and (kind is None or kind == getattr(into, "kind", None)):
         cls = into
         if api_version not in (None, ""):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar, Self
 
+from k8spb._codec._document import model_from_document, parse_json, type_meta
 from k8spb._errors import DecodeError
 from k8spb._schema import DefaultField, Model, Raw, _json_copy, json_field, json_model, parse_raw
 from k8spb._traits import ListResource
@@ -19,13 +20,8 @@ __all__ = ["DynamicList", "DynamicObject"]
 _TYPE_KEYS = ("apiVersion", "kind", "metadata")
 
 
-def _type_meta(doc: dict[str, Any], key: str) -> Any:
-    value = doc.get(key)
-    return parse_raw(value, key) if value.__class__ is Raw else value
-
-
-def _check_type_meta(doc: dict[str, Any], what: str) -> str:
-    api_version, kind = _type_meta(doc, "apiVersion"), _type_meta(doc, "kind")
+def _checktype_meta(doc: dict[str, Any], what: str) -> str:
+    api_version, kind = type_meta(doc, "apiVersion"), type_meta(doc, "kind")
     if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
         raise DecodeError(f"{what} needs string apiVersion and kind fields (got apiVersion={api_version!r}, "
                           f"kind={kind!r})")
@@ -40,8 +36,6 @@ class _Dynamic(Model):
     @classmethod
     def from_json(cls, data: bytes, origin: str = "") -> Self:
         """From JSON bytes (lazily, as the codec decodes); ``origin`` is named in errors of fields read later."""
-        from k8spb._codec._document import model_from_document, parse_json
-
         obj: Self = model_from_document(parse_json(data, listing=issubclass(cls, ListResource)), "JSON", cls,
                                         origin)  # type: ignore[assignment]
         return obj
@@ -118,7 +112,7 @@ class DynamicObject(_Dynamic):
         """From a Kubernetes-JSON dict; the dict is validated (metadata) and copied."""
         if not isinstance(data, dict):
             raise DecodeError(f"expected an object, got {type(data).__name__}")
-        kind = _check_type_meta(data, "object")
+        kind = _checktype_meta(data, "object")
         meta = data.get("metadata")
         try:
             rest = _json_copy({k: v for k, v in data.items() if k not in _TYPE_KEYS})
@@ -129,7 +123,7 @@ class DynamicObject(_Dynamic):
 
     @classmethod
     def _from_document(cls, doc: dict[str, Any], what: str, origin: str = "") -> DynamicObject:
-        kind = _check_type_meta(doc, f"{what} object")
+        kind = _checktype_meta(doc, f"{what} object")
         return cls._from_json_dict(doc, f"{origin}: {kind}" if origin else kind)
 
     def to_dict(self) -> dict[str, Any]:
@@ -199,7 +193,7 @@ class DynamicList(_Dynamic, ListResource[DynamicObject]):
 
     @classmethod
     def _from_document(cls, doc: dict[str, Any], what: str, origin: str = "") -> DynamicList:
-        kind = _type_meta(doc, "kind")
+        kind = type_meta(doc, "kind")
         name = kind if isinstance(kind, str) and kind else "List"
         return cls._from_json_dict(doc, f"{origin}: {name}" if origin else name)
 
