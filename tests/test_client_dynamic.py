@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +26,8 @@ CRD = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
     "metadata": {"name": f"crontabs.{GROUP}"},
     "spec": {"group": GROUP, "scope": "Namespaced",
-             "names": {"plural": "crontabs", "singular": "crontab", "kind": "CronTab", "shortNames": ["ct"]},
+             "names": {"plural": "crontabs", "singular": "crontab", "kind": "CronTab", "shortNames": ["ct"],
+                       "categories": ["all", "cron"]},
              "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
                            "schema": {"openAPIV3Schema": {"type": "object",
                                                           "x-kubernetes-preserve-unknown-fields": True}}}]}}
@@ -166,14 +169,72 @@ def test_metadata_only_list_is_protobuf(client: Client, recorder: Statuses) -> N
     crontabs.delete("meta")
 
 
-def test_protobuf_ref_to_a_crd_gets_json(client: Client, recorder: Statuses) -> None:
-    """A resource wrongly marked protobuf: the JSON fallback in Accept answers (no 406), reads decode."""
+def test_dynamic_objects_ask_json_even_of_protobuf_resources(client: Client, recorder: Statuses) -> None:
+    """discover().resolve("pods") says protobuf; a DynamicObject reads JSON, so the Api asks for JSON."""
+    pods_ref = k8spb.discover(client).resolve("pods")
+    assert pods_ref.protobuf
+    recorder.seen.clear()
+    pods: Api[DynamicObject] = Api(client, DynamicObject, namespace="default", resource=pods_ref)
+    created = pods.create(DynamicObject(api_version="v1", kind="Pod", metadata=ObjectMeta(name="dyn-pod"),
+                                        body={"spec": {"containers": [{"name": "c", "image": "nginx"}]}}))
+    assert created.kind == "Pod" and created["spec"]["containers"][0]["image"] == "nginx"
+    page = pods.list()
+    assert isinstance(page, DynamicList)
+    assert [(o.api_version, o.kind) for o in page if o.metadata.name == "dyn-pod"] == [("v1", "Pod")]
+    assert pods.get("dyn-pod").metadata.uid == created.metadata.uid
+    # a CRD wrongly marked protobuf is read as JSON too
     ref = ApiResource(GROUP, "v1", "CronTab", "crontabs", True, protobuf=True)
-    crontabs: Api[DynamicObject] = Api(client, DynamicObject, namespace="default", resource=ref)
-    assert isinstance(crontabs.list(), DynamicList)
-    assert [s for *_, s in recorder.seen] == [200]
-    assert recorder.seen[0][2].startswith("application/vnd.kubernetes.protobuf")
-    assert f"{GROUP}/v1" not in client.json_only
+    assert isinstance(Api(client, DynamicObject, namespace="default", resource=ref).list(), DynamicList)
+    deleted = pods.delete("dyn-pod")  # a pod's delete answers with the pod
+    assert isinstance(deleted, DynamicObject) and deleted.metadata.uid == created.metadata.uid
+    assert [s for *_, s in recorder.seen] == [201, 200, 200, 200, 200]
+    assert all(accept == "application/json" for _, _, accept, _, _ in recorder.seen)
+    assert all(ct in ("", "application/json") for *_, ct, _ in recorder.seen)
+
+
+def test_discovery_resolves_like_kubectl(client: Client) -> None:
+    found = k8spb.discover(client)
+    ct = found.resolve("crontabs")
+    assert ct.short_names == ("ct",) and ct.categories == ("all", "cron") and ct.singular == "crontab"
+    assert "watch" in ct.verbs
+    for name in ("ct", "CT", "crontab", "CronTab", "crontabs.stable.example.com", "ct.stable.example.com",
+                 "crontabs.v1.stable.example.com"):
+        assert found.resolve(name) == ct, name
+    assert found.resolve("deploy") == found.resolve("deployments.apps") == found.resolve("deployments.v1.apps")
+    assert found.resolve("po").kind == "Pod" and found.resolve("pod").plural == "pods"
+    assert found.resolve("events").group == ""  # core before events.k8s.io, as kubectl picks
+    with pytest.raises(LookupError, match="doesn't have a resource type 'crontabs'"):
+        found.resolve("crontabs.v2.stable.example.com")
+    assert found.category("cron") == [ct]
+    everything = {(r.group, r.plural) for r in found.category("all")}
+    assert {("", "pods"), ("apps", "deployments"), (GROUP, "crontabs")} <= everything
+    assert found.category("nothing") == []
+
+
+def test_cli_resolves_short_names_and_categories(server: ApiServer, client: Client) -> None:
+    crontabs: Api[DynamicObject] = Api(client, DynamicObject, namespace="default",
+                                       resource=k8spb.discover(client).resolve("ct"))
+    crontabs.create(_crontab("cli"))
+    env = {**os.environ, "KUBECONFIG": server.kubeconfig_path}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "k8spb", *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+
+    for name in ("ct", "crontab", "CronTab", "crontabs.stable.example.com"):
+        out = cli("get", name, "-o", "name")
+        assert out.returncode == 0 and "crontab.stable.example.com/cli" in out.stdout.splitlines(), out.stderr
+    out = cli("get", "ct", "cli", "-o", "json")
+    assert out.returncode == 0 and json.loads(out.stdout)["spec"]["image"] == "my-cron:1"
+    out = cli("get", "cron")  # a category
+    assert out.returncode == 0 and "crontab.stable.example.com/cli" in out.stdout
+    out = cli("get", "all", "-o", "name")
+    assert out.returncode == 0 and "crontab.stable.example.com/cli" in out.stdout.splitlines()
+    out = cli("get", "deploy")
+    assert out.returncode == 0, out.stderr
+    out = cli("get", "nope")
+    assert out.returncode == 1 and "doesn't have a resource type 'nope'" in out.stderr
+    crontabs.delete("cli")
 
 
 KUBECTL = shutil.which("kubectl")

@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 LAYERS = {
     "k8spb._errors": 0,
     "k8spb._schema": 1, "k8spb._traits": 1, "k8spb._registry": 1, "k8spb._generated_kinds": 1,
+    "k8spb._custom": 1, "k8spb.crd": 1,
     "k8spb.api": 1, "k8spb.apimachinery": 1, "k8spb.apiextensions_apiserver": 1, "k8spb.kube_aggregator": 1,
     "k8spb._codec": 2,
     "k8spb._request": 3, "k8spb._dynamic": 3,
@@ -21,7 +22,7 @@ LAYERS = {
     "k8spb._websocket": 4, "k8spb._exec": 4, "k8spb._portforward": 4, "k8spb._cp": 4,
     "k8spb._api": 5, "k8spb._discovery": 5,
     "k8spb.runtime": 6,
-    "k8spb.__main__": 7, "k8spb": 6,
+    "k8spb.__main__": 7, "k8spb": 6, "k8spb.codegen": 7, "k8spb._codegen": 1,
     "k8spb.testing": 3,  # a server: codec and request values, never the client
 }
 

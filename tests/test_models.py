@@ -488,7 +488,9 @@ def test_json_schema_props_names() -> None:
     msg = _message(crd).spec.versions[0].schema.openAPIV3Schema
     assert msg.ref == "#/definitions/x" and msg.xKubernetesListType == "map"
     assert getattr(msg, "not").type == "null"
-    assert _roundtrip(crd).spec.versions[0].schema.open_api_v3_schema.to_dict() == doc  # type: ignore[attr-defined,union-attr,index]
+    # through protobuf an explicit false of a field Go omits when zero is gone, as Go's own round trip drops it
+    go_doc = {k: v for k, v in doc.items() if k != "x-kubernetes-embedded-resource"}
+    assert _roundtrip(crd).spec.versions[0].schema.open_api_v3_schema.to_dict() == go_doc  # type: ignore[attr-defined,union-attr,index]
 
 
 def _crd(props: JSONSchemaProps) -> CustomResourceDefinition:

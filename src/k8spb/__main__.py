@@ -19,19 +19,45 @@ from k8spb._errors import Error
 from k8spb._registry import class_for, resources
 from k8spb._request import ResourceRef
 
-_SHORT = {"po": "pods", "svc": "services", "deploy": "deployments", "ns": "namespaces", "no": "nodes",
-          "cm": "configmaps", "rs": "replicasets", "ds": "daemonsets", "sts": "statefulsets", "sa": "serviceaccounts",
-          "pv": "persistentvolumes", "pvc": "persistentvolumeclaims", "ing": "ingresses", "ep": "endpoints",
-          "crd": "customresourcedefinitions", "cj": "cronjobs", "hpa": "horizontalpodautoscalers",
-          "pdb": "poddisruptionbudgets", "netpol": "networkpolicies", "sc": "storageclasses", "ev": "events"}
+Target = tuple[type[Any], ResourceRef | None]
 
 
-def _resolve(client: Client, name: str) -> tuple[type[Any], ResourceRef | None]:
-    lname = _SHORT.get(name.lower(), name.lower())
-    for group, version, plural, kind, *_ in resources():
-        if lname in (plural, kind.lower(), f"{plural}.{group}") and "alpha" not in version and "beta" not in version:
+def _builtin(name: str) -> Target | None:
+    """A built-in resource by plural, singular, short name, kind or ``plural.group``: no round trip."""
+    lname = name.lower()
+    for group, version, plural, kind, _module, _cls, _ns, verbs, _subs, short, _cats in resources():
+        if "alpha" in version or "beta" in version or "list" not in verbs:
+            continue
+        if lname in (plural, kind.lower(), f"{plural}.{group}", f"{kind.lower()}.{group}") or lname in short:
             return class_for(f"{group}/{version}" if group else version, kind), None
-    return DynamicObject, discover(client).resolve(name)
+    return None
+
+
+def _targets(client: Client, name: str) -> tuple[list[Target], bool]:
+    """What ``name`` means, as kubectl reads it: a resource (built-in or discovered), else a category (True)."""
+    found = _builtin(name)
+    if found is not None:
+        return [found], False
+    disc = discover(client)
+    category = False
+    try:
+        refs = [disc.resolve(name)]
+    except LookupError:
+        refs = [r for r in disc.category(name) if "list" in r.verbs]
+        if not refs:
+            raise
+        category = True
+    out: list[Target] = []
+    for ref in refs:
+        typed = _builtin(f"{ref.plural}.{ref.group}" if ref.group else ref.plural) if ref.protobuf else None
+        out.append(typed if typed is not None and typed[0].api_version == ref.api_version else (DynamicObject, ref))
+    return out, category
+
+
+def _name_of(obj: Any) -> str:
+    kind = obj.kind if isinstance(obj, DynamicObject) else type(obj).kind
+    group = obj.api_version.rpartition("/")[0] if isinstance(obj, DynamicObject) else type(obj).group
+    return f"{kind.lower()}{'.' + group if group else ''}/{obj.metadata.name}"
 
 
 def _age(created: Any) -> str:
@@ -48,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m k8spb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     get = sub.add_parser("get", help="list or get objects")
-    get.add_argument("resource", help="kind or plural, e.g. pods, deployments.apps, Node")
+    get.add_argument("resource", help="plural, singular, short name or kind (pods, deploy, deployments.apps, "
+                     "Node), or a category (all)")
     get.add_argument("name", nargs="?")
     get.add_argument("-n", "--namespace")
     get.add_argument("-A", "--all-namespaces", action="store_true")
@@ -61,10 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         config = (Config.from_kubeconfig(args.kubeconfig, context=args.context) if args.kubeconfig or args.context
                   else Config.infer())
         with Client(config) as client:
-            model, ref = _resolve(client, args.resource)
+            targets, category = _targets(client, args.resource)
+            if args.name and len(targets) > 1:
+                raise ValueError(f"{args.resource!r} names {len(targets)} resources; give one to get by name")
             namespace = None if args.all_namespaces else (args.namespace or config.namespace)
-            api: Api[Any] = Api(client, model, namespace, resource=ref)
-            objs = [api.get(args.name)] if args.name else list(api.list_all(label_selector=args.selector))
+            objs: list[Any] = []
+            for model, ref in targets:
+                api: Api[Any] = Api(client, model, namespace, resource=ref)
+                objs += [api.get(args.name)] if args.name else list(api.list_all(label_selector=args.selector))
     except (Error, LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -77,13 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         print(yaml.safe_dump(out, sort_keys=True), end="")
     elif args.output == "name":
         for o in objs:
-            print(f"{type(o).__name__.lower() if not isinstance(o, DynamicObject) else o.kind.lower()}/"
-                  f"{o.metadata.name}")
+            print(_name_of(o))
     else:
         rows: list[tuple[str, ...]] = [("NAMESPACE", "NAME", "AGE")] if args.all_namespaces else [("NAME", "AGE")]
         for o in objs:
             meta = o.metadata
-            row = (meta.name or "", _age(meta.creation_timestamp))
+            row = (_name_of(o) if category else meta.name or "", _age(meta.creation_timestamp))
             rows.append((meta.namespace or "", *row) if args.all_namespaces else row)
         if len(rows) == 1:
             print("No resources found.", file=sys.stderr)

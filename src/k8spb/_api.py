@@ -17,6 +17,7 @@ from k8spb._channels import EXEC_PROTOCOLS, PORTFORWARD_PROTOCOL, exec_query, po
 from k8spb._client import AsyncClient, Client
 from k8spb._codec import JSON, PROTOBUF
 from k8spb._codec._watch import WatchEvent
+from k8spb._dynamic import OrStatus
 from k8spb._errors import NotFound, TransportError
 from k8spb._exec import CHUNK, AsyncProcess, Process
 from k8spb._portforward import AsyncPortForward, AsyncPortListener, PortForward, PortListener
@@ -68,16 +69,22 @@ class _Requests(Generic[K]):
         self.model = model
         self.ref = resource if resource is not None else ResourceRef.of(model)
         self.namespace = namespace if self.ref.namespaced else None
-        self.accept = accept_for(self.ref, prefer_protobuf)
-        self.protobuf = prefer_protobuf and self.ref.protobuf
+        dynamic = not (isinstance(model, type) and issubclass(model, Model)) or model._dynamic
+        self.accept = accept_for(self.ref, prefer_protobuf and not dynamic)  # DynamicObject reads JSON
+        self.protobuf = prefer_protobuf and self.ref.protobuf and not dynamic
         self.list_model: type[Any]
-        if isinstance(model, type) and issubclass(model, Model):
+        if not dynamic:
             list_kind = getattr(model, "list_kind", "") or f"{self.ref.kind}List"
             self.list_model = class_for(self.ref.api_version, list_kind)
         else:
             from k8spb._dynamic import DynamicList
 
             self.list_model = DynamicList
+        # a delete answers with the object (or list) or a Status: built-in kinds are told apart by their
+        # kind; objects of custom resources and dynamic ones are decoded as asked
+        json_only = dynamic or getattr(model, "_json_only", False)
+        self.deleted: Any = OrStatus(model) if json_only else None
+        self.deleted_list: Any = OrStatus(self.list_model) if json_only else None
 
     def _path(self, name: str | None = None, sub: str | None = None, *, need_ns: bool = False) -> str:
         if need_ns and self.ref.namespaced and self.namespace is None:
@@ -247,14 +254,16 @@ class Api(_ApiBase[K]):
 
     def delete(self, name: str, params: DeleteParams | None = None) -> K | Status:
         """Delete; the object (still there, being finalized) or a Status (gone)."""
-        out: K | Status = self.client.request(self._requests.delete(name, params or DeleteParams()))
+        out: K | Status = self.client.request(self._requests.delete(name, params or DeleteParams()),
+                                              self._requests.deleted)
         return out
 
     def delete_collection(self, list_params: ListParams | None = None,
                           params: DeleteParams | None = None) -> ListResource[K] | Status:
         """Delete every object the list parameters select; the list of them, or a Status."""
         out: ListResource[K] | Status = self.client.request(
-            self._requests.delete_collection(list_params or ListParams(), params or DeleteParams()))
+            self._requests.delete_collection(list_params or ListParams(), params or DeleteParams()),
+            self._requests.deleted_list)
         return out
 
     # subresources ---------------------------------------------------------------------------------------
@@ -435,14 +444,16 @@ class AsyncApi(_ApiBase[K]):
 
     async def delete(self, name: str, params: DeleteParams | None = None) -> K | Status:
         """Delete; the object (still there, being finalized) or a Status (gone)."""
-        out: K | Status = await self.client.request(self._requests.delete(name, params or DeleteParams()))
+        out: K | Status = await self.client.request(self._requests.delete(name, params or DeleteParams()),
+                                                    self._requests.deleted)
         return out
 
     async def delete_collection(self, list_params: ListParams | None = None,
                                 params: DeleteParams | None = None) -> ListResource[K] | Status:
         """Delete every object the list parameters select; the list of them, or a Status."""
         out: ListResource[K] | Status = await self.client.request(
-            self._requests.delete_collection(list_params or ListParams(), params or DeleteParams()))
+            self._requests.delete_collection(list_params or ListParams(), params or DeleteParams()),
+            self._requests.deleted_list)
         return out
 
     # subresources ---------------------------------------------------------------------------------------

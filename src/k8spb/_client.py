@@ -564,7 +564,7 @@ class Client(_Core):
         """
         sent, reply, body = self._stream(request)
         try:
-            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into)
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, origin=sent.describe())
             for chunk in body:
                 yield from _watch_events(decoder, sent, chunk)
             decoder.close()
@@ -720,7 +720,7 @@ class AsyncClient(_Core):
         """
         sent, reply, body = await self._stream(request)
         try:
-            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into)
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, origin=sent.describe())
             async for chunk in body:
                 for event in _watch_events(decoder, sent, chunk):
                     yield event

@@ -10,15 +10,39 @@ from k8spb import _generated_kinds as _gen
 from k8spb._errors import DecodeError
 from k8spb._schema import Model
 
-__all__ = ["KUBERNETES_VERSION", "check_api_version", "class_for", "resources"]
+__all__ = ["KUBERNETES_VERSION", "builtin_group_version", "check_api_version", "class_for", "register",
+           "resources"]
 
 KUBERNETES_VERSION: str = _gen.KUBERNETES_VERSION
 _META_V1 = "k8spb.apimachinery.pkg.apis.meta.v1"
+_CUSTOM: dict[tuple[str, str], type[Model]] = {}
+"""Classes defined at run time (custom resources and their lists), by (apiVersion, kind)."""
+
+
+def register(cls: type[Model], api_version: str, kind: str) -> None:
+    """Make ``decode`` (and ``class_for``) know a custom resource class; the last one defined wins."""
+    if builtin_group_version(api_version):
+        raise ValueError(f"{api_version} is a built-in group-version of Kubernetes {KUBERNETES_VERSION}: "
+                         f"{kind} cannot be defined as a custom resource there")
+    _CUSTOM[(api_version, kind)] = cls
+
+
+def builtin_group_version(api_version: str) -> bool:
+    """True for the group-versions Kubernetes itself serves (``v1``, ``apps/v1`` ...)."""
+    return api_version in _gen.GROUP_VERSIONS
+
+
+def class_for(api_version: str, kind: str) -> type[Model]:
+    """The model class for ``apiVersion``/``kind``; DecodeError if k8spb does not know it."""
+    if _CUSTOM and isinstance(api_version, str) and isinstance(kind, str):
+        found = _CUSTOM.get((api_version, kind))
+        if found is not None:
+            return found
+    return _builtin_class_for(api_version, kind)
 
 
 @cache
-def class_for(api_version: str, kind: str) -> type[Model]:
-    """The model class for ``apiVersion``/``kind``; DecodeError if k8spb does not know it."""
+def _builtin_class_for(api_version: str, kind: str) -> type[Model]:
     if not isinstance(api_version, str) or not api_version:
         raise DecodeError("missing apiVersion", kind=kind if isinstance(kind, str) else None)
     if not isinstance(kind, str) or not kind:

@@ -88,9 +88,10 @@ class ResourceRef:
 
     @classmethod
     def of(cls, model: type[Any]) -> ResourceRef:
-        """The reference for a generated Resource class."""
+        """The reference for a Resource class (generated, or a custom resource's)."""
         try:
-            return cls(model.group, model.version, model.kind, model.plural, model.namespaced, True)
+            return cls(model.group, model.version, model.kind, model.plural, model.namespaced,
+                       not getattr(model, "_json_only", False))
         except AttributeError:
             raise TypeError(f"{getattr(model, '__name__', model)!r} is not a served Kubernetes resource") from None
 
@@ -351,10 +352,11 @@ def interpret(request: Request, status: int, content_type: str | None, body: byt
         if into is not None and not (isinstance(into, type) and issubclass(into, Model)):
             if media_type(ct) != JSON:
                 raise DecodeError(f"expected a JSON answer for {getattr(into, '__name__', into)}, got {ct}")
-            return into.from_json(body)
-        if into is not None:
-            return decode(body, ct, into=into)
-        obj = decode(body, ct)
+            obj = into.from_json(body, origin=request.describe())  # a delete's object or Status (OrStatus)
+        elif into is not None:
+            return decode(body, ct, into=into, origin=request.describe())  # fields read later name the request
+        else:
+            obj = decode(body, ct, origin=request.describe())
     except DecodeError as exc:
         _raise_failure_status(request, status, ct, body)
         raise DecodeError(f"{request.describe()}: undecodable {status} response: {exc}") from None

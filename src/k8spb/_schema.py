@@ -3,7 +3,9 @@
 A model instance has one of three sources:
 
 * a upb protobuf message (``_pb``): decoded from the wire; fields are materialised on first read;
-* a Kubernetes-JSON dict (``_json``): decoded from JSON/YAML; fields are converted on first read;
+* a Kubernetes-JSON dict (``_json``): decoded from JSON/YAML; fields are converted on first read. A
+  dict decoded from JSON bytes holds each value still encoded (a ``msgspec.Raw`` slice of the payload):
+  a value is parsed when its field is first read, objects one level at a time, as upb does for protobuf;
 * nothing: built by hand; every field lives in the instance ``__dict__``.
 
 A field read goes to the instance ``__dict__`` first (plain attribute speed); only a miss reaches the
@@ -28,11 +30,13 @@ from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any, ClassVar, TypeVar
 
+import msgspec
 from google.protobuf import descriptor_pool, message_factory
 
 from k8spb._errors import DecodeError, EncodeError
 
-__all__ = ["Field", "Model", "load_descriptor", "model", "resolve_module"]
+__all__ = ["Field", "Kind", "Model", "Raw", "json_field", "json_model", "load_descriptor", "model", "parse_raw",
+           "resolve_module"]
 
 POOL = descriptor_pool.DescriptorPool()
 """k8spb's own descriptor pool, so protos a user compiled elsewhere never clash with ours."""
@@ -48,6 +52,18 @@ _first = itemgetter(0)
 _ZERO: dict[str, Any] = {"s": "", "i": 0, "b": False, "f": 0.0, "y": b""}
 
 M = TypeVar("M", bound="Model")
+
+Raw = msgspec.Raw
+"""A JSON value not parsed yet: a slice of the payload it came in (kept alive by it)."""
+_RAW_OBJECT = msgspec.json.Decoder(dict[str, Raw] | None)
+_RAW_OBJECTS = msgspec.json.Decoder(list[dict[str, Raw] | None] | None)
+_RAW_OBJECT_MAP = msgspec.json.Decoder(dict[str, dict[str, Raw] | None] | None)
+_RAW_PARSERS = {"": _RAW_OBJECT, "l": _RAW_OBJECTS, "m": _RAW_OBJECT_MAP}
+_RAW_ANY = msgspec.json.Decoder()
+_RAW_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+_RAW_NULL = Raw(b"null")
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def load_descriptor(serialized: bytes) -> Any:
@@ -163,19 +179,38 @@ def parse_duration(text: str) -> datetime.timedelta:
 
 
 def _json_copy(value: Any) -> Any:
-    """A deep copy of a JSON value (dicts, lists and scalars)."""
+    """A deep copy of a JSON value (dicts, lists and scalars); a value still encoded is parsed."""
     # Plain loops: no comprehension frame per level (deep documents) and no call per scalar.
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for k, v in value.items():
-            out[k] = _json_copy(v) if isinstance(v, (dict, list)) else v
+            out[k] = _json_copy(v) if isinstance(v, (dict, list, Raw)) else v
         return out
     if isinstance(value, list):
         items = []
         for v in value:
-            items.append(_json_copy(v) if isinstance(v, (dict, list)) else v)
+            items.append(_json_copy(v) if isinstance(v, (dict, list, Raw)) else v)
         return items
+    if value.__class__ is Raw:
+        return parse_raw(value, "")
     return value
+
+
+def parse_raw(raw: Raw, path: str, decoder: Any = None) -> Any:
+    """Parse a JSON value kept encoded (with ``decoder``, else into plain Python), as a DecodeError at ``path``."""
+    try:
+        return (decoder or _RAW_ANY).decode(raw)
+    except msgspec.ValidationError as exc:
+        if decoder is not None:  # not the shape the field wants: parse plainly, the field says what is wrong
+            return parse_raw(raw, path)
+        raise DecodeError(f"invalid JSON value: {exc}", path=path or None) from None  # a number out of range
+    except msgspec.DecodeError as exc:  # what the payload's first scan does not check: UTF-8
+        message = str(exc)
+        if message.startswith("Invalid UTF-8"):
+            message = "string is not valid UTF-8"
+        raise DecodeError(f"invalid JSON value: {message}", path=path or None) from None
+    except RecursionError:
+        raise DecodeError("nested too deeply", path=path or None) from None
 
 
 def _not_utf8(raw: bytes) -> DecodeError:
@@ -353,6 +388,13 @@ def _js_strings(raw: Any, path: str) -> Any:
 
 
 def _ident(value: Any, path: str) -> Any:
+    return value
+
+
+def _tojs_float(value: Any, path: str) -> Any:
+    # Go writes a float64 without a fraction as an integer (0, 2, 1e+21): so does k8spb, as an int
+    if value.__class__ is float and value.is_integer() and abs(value) < 1e21:
+        return int(value)
     return value
 
 
@@ -575,7 +617,7 @@ KINDS: dict[str, Kind] = {
     "s": Kind(msg=False, pb=_utf8, js=_js_str, tojs=_ident, check=_check(str, "a string")),
     "i": _scalar(_js_int, _check(int, "an integer")),
     "b": _scalar(_js_bool, _check(bool, "a boolean")),
-    "f": _scalar(_js_float, _check((int, float), "a number")),
+    "f": _scalar(_js_float, _check((int, float), "a number"), _tojs_float),
     "y": Kind(msg=False, pb=lambda v: v, js=_js_bytes, tojs=_tojs_bytes,
               check=_check((bytes, bytearray), "bytes")),
     "time": Kind(msg=True, pb=_pb_time, js=_js_time, tojs=_tojs_time, set=_set_time),
@@ -590,6 +632,35 @@ KINDS: dict[str, Kind] = {
     "json": Kind(msg=True, pb=_pb_json, js=_js_any, tojs=_tojs_raw, set=_set_raw),
     "strs": Kind(msg=True, pb=_pb_strings, js=_js_strings, tojs=_tojs_strings, set=_set_strings),
 }
+
+
+def _omit_zero_facts() -> dict[str, frozenset[str]]:
+    """Fields Go always writes to protobuf but omits from JSON when zero (non-pointer, ``omitempty``).
+
+    The .proto files do not say which fields these are (only the Go struct tags do). For them a zero
+    read from protobuf is "not set" (None, and no JSON key), and None is written to protobuf as the
+    zero, as Go writes it: so a message decoded from protobuf and from JSON compare equal and encode
+    to the same bytes. Facts of the Go types, by proto message and JSON key.
+    """
+    per_message = {
+        "JSONSchemaProps": ("id", "$schema", "description", "type", "format", "title", "exclusiveMaximum",
+                            "exclusiveMinimum", "pattern", "uniqueItems", "nullable", "x-kubernetes-embedded-resource",
+                            "x-kubernetes-int-or-string"),
+        "ExternalDocumentation": ("description", "url"),
+        "ValidationRule": ("message", "messageExpression", "fieldPath"),
+        "CustomResourceColumnDefinition": ("format", "description", "priority"),
+        "CustomResourceDefinitionNames": ("singular", "listKind"),
+        "CustomResourceDefinitionVersion": ("deprecated",),
+        "CustomResourceDefinitionCondition": ("reason", "message"),
+    }
+    out = {f"k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.{v}.{m}": frozenset(keys)
+           for v in ("v1", "v1beta1") for m, keys in per_message.items()}
+    out["k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1beta1.CustomResourceDefinitionSpec"] = frozenset(
+        {"version"})
+    return out
+
+
+OMIT_ZERO = _omit_zero_facts()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -612,10 +683,13 @@ class Field:
         "kind_code",
         "leaf",
         "number",
+        "omit_zero",
         "owner",
+        "parser",
         "path",
         "prefix",
         "ref",
+        "simple",
         "utf8",
     )
 
@@ -634,6 +708,11 @@ class Field:
         self.cls: type[Model] | None = None
         self.owner: type[Model] | None = None
         self.number = 0
+        self.omit_zero = False  # see OMIT_ZERO
+        # how a value kept encoded is parsed: objects of a model type one level deep, the rest plainly
+        self.parser: Any = _RAW_PARSERS.get(container) if kind == "m" else None
+        # a single plain scalar: read from JSON by its check alone (json_of)
+        self.simple = KINDS[kind].js if container == "" and kind in ("s", "i", "b", "f") else None
 
     def __repr__(self) -> str:
         return f"<Field {self.attr} json={self.key!r} proto={'.'.join(self.path)}>"
@@ -645,7 +724,7 @@ class Field:
             return None  # the dataclass default
         pb = obj._pb
         value = self.from_pb(pb) if pb is not None else self.peek_source(obj)
-        obj.__dict__[self.attr] = value
+        _setattr(obj, self.attr, value)  # kept in the instance: __dict__ would build a dict object
         return value
 
     def peek_source(self, obj: Model) -> Any:
@@ -656,8 +735,38 @@ class Field:
         raw = obj._json
         if raw is not None:
             v = raw.get(self.key, None)
-            return None if v is None else self.from_json(v, f"{obj._path}.{self.key}")
+            return None if v is None else self.json_of(v, obj)
         return None
+
+    def json_of(self, v: Any, obj: Model) -> Any:
+        """The value of this field of ``obj`` from its JSON source's value ``v`` (not None).
+
+        The commonest shapes (a scalar, one object) are read in this frame; the field's path is built
+        only for an object (its children's paths start with it) or when the value is wrong.
+        """
+        simple = self.simple
+        if simple is not None:
+            try:
+                if v.__class__ is Raw:
+                    v = _RAW_ANY.decode(v)
+                    if v is None:
+                        return None
+                return simple(v, "")
+            except (DecodeError, *_RAW_ERRORS):
+                pass  # from_json below raises the error with the field's path
+        elif self.kind_code == "m" and not self.container:
+            try:
+                d = _RAW_OBJECT.decode(v) if v.__class__ is Raw else v
+            except _RAW_ERRORS:
+                d = v
+            if d is None:
+                return None
+            if d.__class__ is dict:
+                child: Model = _new(self.cls)  # type: ignore[arg-type]  # Model._from_json_dict, inline
+                child._json = d
+                child._path = f"{obj._path}.{self.key}"
+                return child
+        return self.from_json(v, f"{obj._path}.{self.key}")
 
     # protobuf -> Python ----------------------------------------------------------------------------
 
@@ -695,7 +804,7 @@ class Field:
                         return None
                     return kind.pb(getattr(pb, name))
                 v = getattr(pb, name)
-                if v or pb.HasField(name):
+                if v or (not self.omit_zero and pb.HasField(name)):
                     if v.__class__ is bytes and self.utf8:
                         raise _not_utf8(v)
                     return v
@@ -752,12 +861,28 @@ class Field:
     # JSON -> Python --------------------------------------------------------------------------------
 
     def from_json(self, raw: Any, path: str) -> Any:
+        if raw.__class__ is Raw:
+            raw = parse_raw(raw, path, self.parser)
+            if raw is None:
+                return None
         container = self.container
         if container == "":
             return self._one_from_json(raw, path)
         if container == "l":
             if not isinstance(raw, list):
                 raise _bad(path, "a list", raw)
+            if self.kind_code == "m":  # objects: made here, no call each
+                cls = self.cls
+                items = []
+                for i, v in enumerate(raw):
+                    if v.__class__ is not dict:
+                        break  # a null or a wrong item: the general way below
+                    child: Model = _new(cls)  # type: ignore[arg-type]
+                    child._json = v
+                    child._path = f"{path}[{i}]"
+                    items.append(child)
+                else:
+                    return items
             return [None if v is None else self._one_from_json(v, f"{path}[{i}]") for i, v in enumerate(raw)]
         if not isinstance(raw, dict):
             raise _bad(path, "an object (map)", raw)
@@ -873,7 +998,10 @@ class Field:
             pb = getattr(pb, name)
         name = self.leaf
         if value is None:
-            pb.ClearField(name)
+            if self.omit_zero:
+                setattr(pb, name, _ZERO[self.kind_code])  # written as Go writes it: present, zero
+            else:
+                pb.ClearField(name)
             return
         container = self.container
         kind = self.kind
@@ -1039,7 +1167,9 @@ class _OwnField(Field):
             return None
         pb = obj._pb
         if pb is None:
-            value = self.peek_source(obj)
+            src = obj._json
+            v = src.get(self.key) if src is not None else None
+            value = None if v is None else self.json_of(v, obj)
         elif self.kind_code == "m":
             if pb.HasField(self.leaf):
                 value = object.__new__(self.cls)  # type: ignore[arg-type]  # _model_from_pb, inline
@@ -1050,10 +1180,59 @@ class _OwnField(Field):
             value = getattr(pb, self.leaf)
             if value.__class__ is bytes and self.utf8:
                 value = self.from_pb(pb)  # raises the located error
-            elif not value and not pb.HasField(self.leaf):
+            elif not value and (self.omit_zero or not pb.HasField(self.leaf)):
                 value = None
-        obj.__dict__[self.attr] = value
+        _setattr(obj, self.attr, value)  # kept in the instance: __dict__ would build a dict object
         return value
+
+
+class DefaultField(Field):
+    """A field of a JSON-only model (a custom resource) whose value, when its key is absent, is a default."""
+
+    __slots__ = ("factory",)
+
+    def __init__(self, attr: str, key: str, kind: str, container: str, factory: Callable[[], Any]) -> None:
+        super().__init__(attr, key, (key,), kind, container)
+        self.factory = factory
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None
+        src = obj._json  # JSON-only: no protobuf source
+        v = src.get(self.key, _MISSING) if src is not None else None
+        value = self.factory() if v is _MISSING else None if v is None else self.json_of(v, obj)
+        _setattr(obj, self.attr, value)
+        return value
+
+    def peek_source(self, obj: Model) -> Any:
+        raw = obj._json
+        if raw is not None and self.key not in raw:
+            return self.factory()
+        return super().peek_source(obj)
+
+
+def json_field(attr: str, key: str, kind: str | Kind, container: str = "", cls: type[Model] | None = None, *,
+               factory: Callable[[], Any] | None = None) -> Field:
+    """A field of a JSON-only model: ``kind`` a code of :data:`KINDS`, ``"m"`` with ``cls``, or a Kind."""
+    code = kind if isinstance(kind, str) else "custom"
+    f = (_field(attr, key, (key,), code, container, None) if factory is None
+         else DefaultField(attr, key, code, container, factory))
+    if isinstance(kind, Kind):
+        f.kind = kind
+        f.utf8 = False
+    f.cls = cls
+    return f
+
+
+def json_model(cls: type[M], fields: Iterable[Field]) -> type[M]:
+    """Install JSON-only fields on ``cls`` (no protobuf message behind it: custom resources)."""
+    fields = tuple(fields)
+    for f in fields:
+        f.owner = cls
+        setattr(cls, f.attr, f)
+    cls._schema = MessageSchema(f"{cls.__module__}.{cls.__qualname__}", fields)
+    cls._json_only = True
+    return cls
 
 
 def _field(attr: str, key: str, path: tuple[str, ...], kind: str, container: str, ref: str | None) -> Field:
@@ -1089,6 +1268,8 @@ def pb_to_json(pb: Any, schema: MessageSchema, path: str) -> dict[str, Any]:
         if entry is None:
             continue
         if isinstance(entry, Field):
+            if not value and entry.omit_zero:
+                continue  # Go's zero of a field it omits when empty
             try:
                 out[entry.key] = entry.pb_value_to_json(value, path)
             except (ValueError, OverflowError) as exc:  # corrupt input: see _located
@@ -1107,6 +1288,10 @@ class Model:
     """Base class of every generated Kubernetes model (a dataclass)."""
 
     _schema: ClassVar[MessageSchema]
+    _json_only: ClassVar[bool] = False
+    """No protobuf message behind the class (custom resources): JSON and YAML only."""
+    _dynamic: ClassVar[bool] = False
+    """The kind is per object, not per class (DynamicObject): the codec builds it with ``_from_document``."""
     _pb: Any = None
     _json: dict[str, Any] | None = None
     _path: str = ""
@@ -1129,6 +1314,9 @@ class Model:
     @classmethod
     def _pb_class(cls) -> Any:
         schema = cls._schema
+        if cls._json_only:
+            raise EncodeError(f"{cls.__name__} has no protobuf form: custom resources are JSON or YAML only",
+                              kind=getattr(cls, "kind", None) or None)
         if schema.pb_class is None:
             schema.pb_class = message_factory.GetMessageClass(POOL.FindMessageTypeByName(schema.full_name))
         return schema.pb_class
@@ -1222,18 +1410,17 @@ class Model:
             by_key = schema.by_key
             for key, v in raw.items():
                 known = by_key.get(key)
-                if known is None:
-                    out[key] = _json_copy(v)  # unknown key: carried through untouched
+                if known is None:  # unknown key: carried through untouched
+                    out[key] = parse_raw(v, f"{path}.{key}") if v.__class__ is Raw else _json_copy(v)
                 elif known.attr in done:
                     value = done[known.attr]
                     if value is not None:
                         out[key] = known.to_json(value, f"{path}.{key}")
-                    elif v is None:
+                    elif v is None or v == _RAW_NULL:
                         out[key] = None  # read as None, not changed: the explicit null stays
-                elif v is None:
-                    out[key] = None  # an explicit null stays explicit
-                else:
-                    out[key] = known.to_json(known.from_json(v, f"{path}.{key}"), f"{path}.{key}")
+                else:  # an explicit null stays explicit
+                    value = None if v is None else known.from_json(v, f"{path}.{key}")
+                    out[key] = None if value is None else known.to_json(value, f"{path}.{key}")
             for attr, value in done.items():
                 f = schema.by_attr[attr]
                 if value is not None and f.key not in raw:
@@ -1302,7 +1489,7 @@ class Model:
             value = d.get(f.attr, _MISSING)
             if value is _MISSING:
                 value = f.peek_source(self)
-            if value is not None:
+            if value is not None or f.omit_zero:
                 f.write_pb(msg, value, f"{path}.{f.key}")
 
     # dunder protocol ----------------------------------------------------------------------------------
@@ -1397,8 +1584,10 @@ def model(full_name: str, specs: Iterable[FieldSpec]) -> Callable[[type[M]], typ
 
     def decorate(cls: type[M]) -> type[M]:
         fields = tuple(_field(a, k, tuple(p.split(".")), kind, cont, ref) for a, k, p, kind, cont, ref in specs)
+        omit = OMIT_ZERO.get(full_name, ())
         for f in fields:
             f.owner = cls
+            f.omit_zero = f.key in omit
             setattr(cls, f.attr, f)
         cls._schema = MessageSchema(full_name, fields)
         CLASSES[full_name] = cls

@@ -244,7 +244,12 @@ def test_invalid_syntax_names_line_and_column(payload: bytes, content_type: str,
 
 def test_numbers_python_cannot_hold() -> None:
     huge = b"1" + b"0" * 5000
-    decode_error(lambda: k8spb.decode(b'{"apiVersion": "v1", "kind": "Pod", "x": ' + huge + b"}"), "invalid JSON")
+    # JSON values are parsed when read: the syntax is checked at decode, the number's range where it is read
+    lazy = k8spb.decode(b'{"apiVersion": "v1", "kind": "Pod", "x": ' + huge + b"}")
+    decode_error(lazy.to_dict, "Pod.x: invalid JSON value: Integer value out of range")
+    lazy = k8spb.decode(b'{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": ' + huge + b"}}")
+    decode_error(lambda: lazy.spec.replicas, "Deployment.spec.replicas: invalid JSON value")  # type: ignore[attr-defined]
+    decode_error(lambda: k8spb.decode(b'[' + huge + b"]"), "invalid JSON")
     decode_error(lambda: k8spb.decode(b"apiVersion: v1\nkind: Pod\nx: " + huge + b"\n", YAML), "invalid YAML")
 
 

@@ -5,13 +5,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import yaml
 
 from k8spb._errors import DecodeError, EncodeError, Error
-from k8spb._registry import check_api_version, class_for
-from k8spb._schema import Model
+from k8spb._registry import builtin_group_version, check_api_version, class_for
+from k8spb._schema import Model, Raw, parse_raw
 
-__all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document"]
+__all__ = ["dump_json", "dump_yaml", "load_json", "load_yaml_documents", "model_from_document", "parse_json",
+           "type_meta"]
+
+_OBJECT = msgspec.json.Decoder(dict[str, Raw])
+_Unset = msgspec.UnsetType
+
+
+class _ListDocument(msgspec.Struct, forbid_unknown_fields=True):
+    """A list's four keys, its items split into their keys in the same scan (see parse_json)."""
+
+    apiVersion: str | _Unset | None = msgspec.UNSET
+    kind: str | _Unset | None = msgspec.UNSET
+    metadata: dict[str, Raw] | _Unset | None = msgspec.UNSET
+    items: list[dict[str, Raw] | None] | _Unset | None = msgspec.UNSET
+
+
+_LIST = msgspec.json.Decoder(_ListDocument)
+_LIST_KEYS = tuple(_ListDocument.__struct_fields__)
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -42,6 +60,33 @@ def load_json(data: bytes) -> Any:
         raise DecodeError(f"invalid JSON: {exc}") from None
     except RecursionError:
         raise DecodeError("invalid JSON: nested too deeply") from None
+
+
+def parse_json(data: bytes, *, listing: bool = False) -> Any:
+    """A JSON document for a model: an object's values stay encoded (``Raw``) until a field is read.
+
+    The whole payload is checked here (syntax by the scan, UTF-8 up front); what only parsing a value
+    finds (a number out of range) surfaces where that value is read. Anything but an object, or what
+    the scan refuses, goes through :func:`load_json` (its value, or its located message). ``listing``:
+    the document is a list, whose items are split into their keys in the same scan when it has the
+    four keys of a list and no other.
+    """
+    if not data.isascii():
+        try:
+            data.decode()
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"JSON is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    if listing:
+        try:
+            doc = _LIST.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            pass  # another shape: the general way below
+        else:
+            return {k: v for k in _LIST_KEYS if (v := getattr(doc, k)) is not msgspec.UNSET}
+    try:
+        return _OBJECT.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return load_json(data)
 
 
 def load_yaml_documents(data: bytes) -> list[Any]:
@@ -85,14 +130,28 @@ def _check_aliases(doc: Any, budget: int) -> None:
                      if isinstance(c, (dict, list)))
 
 
-def model_from_document(doc: Any, what: str, into: type[Model] | None = None) -> Model:
-    """The model for one decoded JSON/YAML document."""
+def type_meta(doc: dict[str, Any], key: str) -> Any:
+    """``apiVersion`` or ``kind`` of a document (parsed if still encoded)."""
+    value = doc.get(key)
+    return parse_raw(value, key) if value.__class__ is Raw else value
+
+
+def model_from_document(doc: Any, what: str, into: type[Model] | None = None, origin: str = "", *,
+                        dynamic: bool = False) -> Model:
+    """The model for one decoded JSON/YAML document; ``origin`` (a request) is named in later errors.
+
+    ``dynamic``: a kind of a group-version Kubernetes does not serve (a custom resource k8spb has no
+    class for) becomes a DynamicObject instead of a DecodeError.
+    """
     if not isinstance(doc, dict):
         raise DecodeError(f"{what} document is not an object but {type(doc).__name__}")
     for key in doc:
         if not isinstance(key, str):
             raise DecodeError(f"{what} object keys must be strings, got {key!r}")
-    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if into is not None and into._dynamic:
+        dynamic_obj: Model = into._from_document(doc, what, origin)  # type: ignore[attr-defined]
+        return dynamic_obj
+    api_version, kind = type_meta(doc, "apiVersion"), type_meta(doc, "kind")
     if into is not None and (kind is None or kind == getattr(into, "kind", None)):
         cls = into
         if api_version not in (None, ""):
@@ -101,10 +160,18 @@ def model_from_document(doc: Any, what: str, into: type[Model] | None = None) ->
         if not isinstance(api_version, str) or not isinstance(kind, str):
             raise DecodeError(f"{what} object needs string apiVersion and kind fields "
                               f"(got apiVersion={api_version!r}, kind={kind!r})")
-        cls = class_for(api_version, kind)
+        try:
+            cls = class_for(api_version, kind)
+        except DecodeError:
+            if not dynamic or not api_version or not kind or builtin_group_version(api_version):
+                raise
+            from k8spb._codec._unstructured import DynamicObject
+
+            return DynamicObject._from_document(doc, what, origin)
         if into is not None and cls is not into:
             raise DecodeError(f"payload is {api_version}/{kind}, expected {into.__name__}", kind=kind)
-    obj = cls._from_json_dict(doc, getattr(cls, "kind", cls.__name__))
+    name = getattr(cls, "kind", cls.__name__)
+    obj = cls._from_json_dict(doc, f"{origin}: {name}" if origin else name)
     if isinstance(api_version, str) and api_version != getattr(cls, "api_version", api_version):
         obj.__dict__["_api_version"] = api_version
     return obj

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import msgspec
 from google.protobuf.message import DecodeError as _PbDecodeError
 
 from k8spb._codec._content import media_type
 from k8spb._codec._document import model_from_document
 from k8spb._codec._envelope import ENVELOPE_TAIL, decode_envelope, envelope_head, read_varint
 from k8spb._errors import DecodeError
-from k8spb._schema import Model
+from k8spb._schema import Model, Raw
 
 __all__ = ["EVENT_TYPES", "MAX_FRAME", "WatchDecoder", "WatchEvent"]
 
@@ -41,14 +42,26 @@ class WatchEvent(Generic[K]):
     object: K
 
 
+class _JsonEvent(msgspec.Struct):
+    type: str
+    object: dict[str, Raw]
+
+
+_JSON_EVENT = msgspec.json.Decoder(_JsonEvent)
+_MsgspecError = (msgspec.ValidationError, msgspec.DecodeError)
+
+
 class WatchDecoder:
     """Incremental decoder: feed it the bytes of a watch response as they arrive.
 
     ``content_type`` is the response's Content-Type; ``into`` the model class of the watched kind
-    (or None to decode each object by its own apiVersion/kind).
+    (or None to decode each object by its own apiVersion/kind); ``origin`` (the watch request) is
+    named in the errors of JSON fields read later.
     """
 
-    def __init__(self, content_type: str, into: type[Any] | None = None, *, max_frame: int = MAX_FRAME) -> None:
+    def __init__(self, content_type: str, into: type[Any] | None = None, *, max_frame: int = MAX_FRAME,
+                 origin: str = "") -> None:
+        self._origin = origin
         base = media_type(content_type)
         if base == "application/vnd.kubernetes.protobuf":
             self._protobuf = True
@@ -126,21 +139,26 @@ class WatchDecoder:
             del buf[:pos]  # once per feed: deleting per event would be quadratic in the chunk size
 
     def _json_event(self, line: bytes) -> WatchEvent[Any]:
-        try:
-            doc = json.loads(line)
-        except ValueError as exc:
-            raise DecodeError(f"invalid JSON watch event: {exc}") from None
-        except RecursionError:  # a hostile server's [[[[...]]]]: json's C scanner recurses per level
-            raise DecodeError(f"invalid JSON watch event: nested too deeply ({len(line)} bytes)") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("type"), str) or not isinstance(doc.get("object"), dict):
-            raise DecodeError("watch event must be an object with a string 'type' and an object 'object'")
-        kind = doc["type"]
+        try:  # the object's values stay encoded until read (see parse_json)
+            if not line.isascii():
+                line.decode()
+            event = _JSON_EVENT.decode(line)
+            kind, obj = event.type, event.object
+        except (*_MsgspecError, UnicodeDecodeError, RecursionError):  # the plain parser names what is wrong
+            try:
+                doc = json.loads(line)
+            except ValueError as exc:
+                raise DecodeError(f"invalid JSON watch event: {exc}") from None
+            except RecursionError:  # a hostile server's [[[[...]]]]: json's C scanner recurses per level
+                raise DecodeError(f"invalid JSON watch event: nested too deeply ({len(line)} bytes)") from None
+            if (not isinstance(doc, dict) or not isinstance(doc.get("type"), str)
+                    or not isinstance(doc.get("object"), dict)):
+                raise DecodeError("watch event must be an object with a string 'type' and an object 'object'") from None
+            kind, obj = doc["type"], doc["object"]
         if kind not in EVENT_TYPES:
             raise DecodeError(f"unknown watch event type {kind!r}")
         into = None if kind == "ERROR" else self._into
-        if into is not None and not issubclass(into, Model):  # DynamicObject and friends
-            return WatchEvent(kind, into.from_dict(doc["object"]))
-        return WatchEvent(kind, model_from_document(doc["object"], "watch event", into))
+        return WatchEvent(kind, model_from_document(obj, "watch event", into, self._origin))
 
     def _frames(self, events: list[WatchEvent[Any]]) -> None:
         buf, pos = self._buf, 0

@@ -692,7 +692,7 @@ class ApiServer:
     def _route(self, req: _Request) -> None:
         segs = [s for s in req.path.split("/") if s]
         res = self.resources
-        if req.path in ("/version", "/version/"):
+        if req.path in ("/version", "/version/"):  # kube serves both (kr8s asks with the slash)
             self._send_obj(req, self._negotiate(req, protobuf=False), res.version_info())
             return
         if segs[:1] == ["openapi"] and req.method == "GET":
