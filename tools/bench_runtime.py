@@ -143,7 +143,7 @@ def scenario_events(kind: str, kubeconfig: str, since: str, events: int) -> dict
         gc.collect()
         t, cpu = time.perf_counter(), time.process_time()
         n = 0
-        for event in _run(machine, api.list, api.watch, None):
+        for event in _run(machine, api.list, api._watch_raw, None):  # as watcher(api) drives it
             writer.apply(event)
             if type(event) is Apply:
                 n += 1

@@ -240,6 +240,10 @@ class Api(_ApiBase[K]):
         p = params or WatchParams(**kwargs)
         return self.client.watch(self._requests.watch(p), self.model)
 
+    def _watch_raw(self, params: WatchParams) -> Iterator[WatchEvent[Any]]:
+        """Like watch, with objects of Go's frames left unparsed (RawObject): for k8spb.runtime."""
+        return self.client.watch(self._requests.watch(params), self.model, raw=True)
+
     def create(self, obj: K, params: PostParams | None = None) -> K:
         out: K = self.client.request(self._requests.create(obj, params or PostParams()), self.model)
         return out
@@ -429,6 +433,10 @@ class AsyncApi(_ApiBase[K]):
     def watch(self, params: WatchParams | None = None, **kwargs: Any) -> AsyncIterator[WatchEvent[K]]:
         """Raw watch events; ERROR events are raised (a 410 Gone means: list again)."""
         return self.client.watch(self._requests.watch(params or WatchParams(**kwargs)), self.model)
+
+    def _watch_raw(self, params: WatchParams) -> AsyncIterator[WatchEvent[Any]]:
+        """Like watch, with objects of Go's frames left unparsed (RawObject): for k8spb.runtime."""
+        return self.client.watch(self._requests.watch(params), self.model, raw=True)
 
     async def create(self, obj: K, params: PostParams | None = None) -> K:
         out: K = await self.client.request(self._requests.create(obj, params or PostParams()), self.model)

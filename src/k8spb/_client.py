@@ -556,15 +556,17 @@ class Client(_Core):
         finally:
             reply.close()
 
-    def watch(self, request: Request, into: type[Any] | None = None) -> Iterator[WatchEvent[Any]]:
+    def watch(self, request: Request, into: type[Any] | None = None, *,
+              raw: bool = False) -> Iterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
 
         A stream that breaks raises TransportError (connection lost) or DecodeError (ended or garbled
-        mid-event) after every complete event before the break has been yielded.
+        mid-event) after every complete event before the break has been yielded. ``raw``: objects of
+        frames laid out as Go writes them come as :class:`~k8spb._codec._watch.RawObject`, unparsed.
         """
         sent, reply, body = self._stream(request)
         try:
-            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, origin=sent.describe())
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, origin=sent.describe(), raw=raw)
             for chunk in body:
                 yield from _watch_events(decoder, sent, chunk)
             decoder.close()
@@ -712,7 +714,8 @@ class AsyncClient(_Core):
         finally:
             await reply.aclose()
 
-    async def watch(self, request: Request, into: type[Any] | None = None) -> AsyncIterator[WatchEvent[Any]]:
+    async def watch(self, request: Request, into: type[Any] | None = None, *,
+                    raw: bool = False) -> AsyncIterator[WatchEvent[Any]]:
         """Stream watch events; an ERROR event is raised as its ApiError (410 Gone: relist).
 
         A stream that breaks raises TransportError (connection lost) or DecodeError (ended or garbled
@@ -720,7 +723,7 @@ class AsyncClient(_Core):
         """
         sent, reply, body = await self._stream(request)
         try:
-            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, origin=sent.describe())
+            decoder = WatchDecoder(reply.header(b"content-type") or JSON, into, origin=sent.describe(), raw=raw)
             async for chunk in body:
                 for event in _watch_events(decoder, sent, chunk):
                     yield event

@@ -219,3 +219,23 @@ def test_pieces_json_in_16k_steps_protobuf_whole() -> None:
     assert names == [f"cm-{i}" for i in range(20)]
     frames = b"".join(_pb_frame("ADDED", _cm(f"cm-{i}", str(i))) for i in range(20)) * 20
     assert WatchDecoder(k8spb.PROTOBUF, ConfigMap).pieces(frames) == (frames,)
+
+
+def test_raw_decoder_leaves_go_frames_unparsed() -> None:
+    from k8spb._codec._watch import RawObject
+
+    cm = _cm("a", "1")
+    enveloped = k8spb.encode(cm, k8spb.PROTOBUF)
+    go = _frame_of(b"ADDED", enveloped)
+    other = _frame_of(b"ADDED", enveloped[: -len(b"\x1a\x00\x22\x00")])  # not Go's layout: decoded as usual
+    first, second = WatchDecoder(k8spb.PROTOBUF, ConfigMap, raw=True).feed(go + other)
+    assert type(first.object) is RawObject and first.object.cls is ConfigMap
+    assert first.object.decode() == cm == second.object and type(second.object) is ConfigMap
+    assert "RawObject(ConfigMap" in repr(first.object)
+    corrupt = b"k8s\x00" + Unknown._pb_class()(
+        typeMeta={"apiVersion": "v1", "kind": "ConfigMap"}, raw=cm._synced_pb().SerializeToString() + b"\x12\x05\xff",
+        contentEncoding="", contentType="").SerializeToString(deterministic=True)
+    (event,) = WatchDecoder(k8spb.PROTOBUF, ConfigMap, raw=True).feed(_frame_of(b"ADDED", corrupt))
+    assert type(event.object) is RawObject  # the corruption only shows when the object is read
+    with pytest.raises(k8spb.DecodeError, match="ConfigMap: truncated or corrupt protobuf message"):
+        event.object.decode()

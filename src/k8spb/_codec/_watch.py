@@ -17,7 +17,7 @@ from k8spb._codec._envelope import ENVELOPE_TAIL, decode_envelope, envelope_head
 from k8spb._errors import DecodeError
 from k8spb._schema import Model, Raw
 
-__all__ = ["EVENT_TYPES", "MAX_FRAME", "WatchDecoder", "WatchEvent"]
+__all__ = ["EVENT_TYPES", "MAX_FRAME", "RawObject", "WatchDecoder", "WatchEvent"]
 
 MAX_FRAME = 16 * 1024 * 1024
 """Largest accepted protobuf frame (client-go's limit)."""
@@ -42,6 +42,27 @@ class WatchEvent(Generic[K]):
     object: K
 
 
+class RawObject:
+    """An object's protobuf bytes, not parsed yet (what a raw WatchDecoder gives for Go's frames)."""
+
+    __slots__ = ("cls", "data")
+
+    def __init__(self, cls: type[Model], data: bytes) -> None:
+        self.cls = cls
+        self.data = data
+
+    def decode(self) -> Model:
+        """The object (parsed now: DecodeError if the bytes are corrupt)."""
+        try:
+            return self.cls._wrap(self.cls._pb_class().FromString(self.data))
+        except (_PbDecodeError, RuntimeError, ValueError) as exc:
+            kind = getattr(self.cls, "kind", self.cls.__name__)
+            raise DecodeError(f"truncated or corrupt protobuf message: {exc}", kind=kind) from None
+
+    def __repr__(self) -> str:
+        return f"RawObject({self.cls.__name__}, {len(self.data)} bytes)"
+
+
 class _JsonEvent(msgspec.Struct):
     type: str
     object: dict[str, Raw]
@@ -56,12 +77,15 @@ class WatchDecoder:
 
     ``content_type`` is the response's Content-Type; ``into`` the model class of the watched kind
     (or None to decode each object by its own apiVersion/kind); ``origin`` (the watch request) is
-    named in the errors of JSON fields read later.
+    named in the errors of JSON fields read later. With ``raw``, an object in a frame laid out as Go
+    writes one is not parsed: the event carries a :class:`RawObject` (for a reader that needs only some
+    of it, or its bytes); other frames are decoded as usual.
     """
 
     def __init__(self, content_type: str, into: type[Any] | None = None, *, max_frame: int = MAX_FRAME,
-                 origin: str = "") -> None:
+                 origin: str = "", raw: bool = False) -> None:
         self._origin = origin
+        self._raw = raw
         base = media_type(content_type)
         if base == "application/vnd.kubernetes.protobuf":
             self._protobuf = True
@@ -212,11 +236,13 @@ class WatchDecoder:
             end = stop - len(ENVELOPE_TAIL)
             if not buf.startswith(ENVELOPE_TAIL, end):
                 return None
-            msg = self._object_pb.FromString(view[p:end])
+            if self._raw:
+                obj: Any = RawObject(self._into, bytes(view[p:end]))  # type: ignore[arg-type]
+            else:
+                obj = _new(self._into)  # type: ignore[arg-type]  # Model._wrap, inline
+                obj._pb = self._object_pb.FromString(view[p:end])
         except (IndexError, _PbDecodeError, RuntimeError, ValueError):
             return None
-        obj = _new(self._into)  # type: ignore[arg-type]  # Model._wrap, inline
-        obj._pb = msg
         event = _new(WatchEvent)  # the frozen dataclass's __init__, without its setattr round trips
         _set_type(event, event_type)
         _set_object(event, obj)

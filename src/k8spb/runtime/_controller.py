@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Self, TypeVar
 
 from k8spb._api import Api, AsyncApi
+from k8spb._errors import DecodeError
 from k8spb.runtime._scheduler import Scheduler
 from k8spb.runtime._store import ObjectRef, Store, Writer
 from k8spb.runtime._watcher import Apply, Backoff, Delete, InitApply, WatcherConfig, metadata_watcher, watcher
@@ -62,6 +63,11 @@ class Action:
 
 
 Mapper = Callable[[Any], Iterable[ObjectRef]]
+
+def _self_key(obj: Any) -> Iterable[ObjectRef]:
+    """The main kind's mapper: an object is its own key (see _Base._keys)."""
+    return (ObjectRef(obj.metadata.name or "", obj.metadata.namespace or None),)
+
 
 RECONCILE_BACKOFF = Backoff(initial=0.5, maximum=300.0)
 """A failed reconcile is retried after 0.5 s, 1 s, 2 s ... up to 5 minutes (with jitter)."""
@@ -143,11 +149,24 @@ class _Base(Generic[K]):
     def _keys(self, source: _Source, event: Any) -> Iterable[ObjectRef]:
         if not isinstance(event, (Apply, InitApply, Delete)):
             return ()
+        if source.mapper is _self_key:  # the main kind: the object's own key, read without parsing it
+            meta = event._encoded.meta if event._encoded is not None else event.object.metadata
+            return (ObjectRef(meta.name or "", meta.namespace or None),)
         try:
             return list(source.mapper(event.object))
         except Exception:
             log.exception("controller: a mapper failed on an object of %s", source.api.resource.kind)
             return ()
+
+    def _fetch(self, key: Hashable) -> tuple[K | None, float | None]:
+        """The object to reconcile (None: gone, nothing to do) and, when it cannot be read, the backoff."""
+        try:
+            obj = self.store.get(key)  # type: ignore[arg-type]
+        except DecodeError as exc:  # what the server sent for it does not decode
+            return None, self._after(key, None, exc)
+        if obj is None:
+            self._failures.pop(key, None)
+        return obj, None
 
     def _after(self, key: Hashable, action: Action | None, error: Exception | None) -> float | None:
         """Seconds until ``key`` is reconciled again (None: on change only); keeps the failure count."""
@@ -196,8 +215,7 @@ class Controller(_Base[K]):
         """Reconcile until :meth:`shutdown`; an exception of a watcher (a bug, not the API) ends it."""
         loop = asyncio.get_running_loop()
         self._stop, self._wake = stop, wake = asyncio.Event(), asyncio.Event()
-        main = _Source(self.api, self.config, False, lambda obj: (ObjectRef(obj.metadata.name or "",
-                                                                             obj.metadata.namespace or None),))
+        main = _Source(self.api, self.config, False, _self_key)
         feeds = [asyncio.create_task(self._feed(main, self.writer))]
         feeds += [asyncio.create_task(self._feed(s, None)) for s in self._sources]
         running: set[asyncio.Task[None]] = set()
@@ -271,21 +289,16 @@ class Controller(_Base[K]):
     async def _one(self, key: Any, reconcile: Callable[[K], Awaitable[Action]],
                    error_policy: Callable[[K, Exception], Action | None] | None) -> None:
         scheduler = self._scheduler
+        after: float | None = None
         try:
-            obj = self.store.get(key)
-            if obj is None:  # deleted meanwhile: nothing to reconcile
-                self._failures.pop(key, None)
-                return
-            action: Action | None = None
-            error: Exception | None = None
-            try:
-                action = await reconcile(obj)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                error = exc
-                action = _policy(error_policy, self.store.get(key) or obj, exc)
-            after = self._after(key, action, error)
+            obj, after = self._fetch(key)
+            if obj is not None:
+                try:
+                    after = self._after(key, await reconcile(obj), None)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    after = self._after(key, _policy(error_policy, obj, exc), exc)
         finally:
             scheduler.done(key)
         if after is not None:
@@ -350,8 +363,7 @@ class SyncController(_Base[K]):
         with self._cond:
             self._stopping = False
             self._stop_watching = threading.Event()
-        main = _Source(self.api, self.config, False, lambda obj: (ObjectRef(obj.metadata.name or "",
-                                                                             obj.metadata.namespace or None),))
+        main = _Source(self.api, self.config, False, _self_key)
         for source, writer in [(main, self.writer), *((s, None) for s in self._sources)]:
             threading.Thread(target=self._feed, args=(source, writer), daemon=True,
                              name=f"k8spb-watch-{source.api.resource.plural}").start()
@@ -423,18 +435,12 @@ class SyncController(_Base[K]):
              error_policy: Callable[[K, Exception], Action | None] | None) -> None:
         after: float | None = None
         try:
-            obj = self.store.get(key)
-            if obj is None:
-                self._failures.pop(key, None)
-                return
-            action: Action | None = None
-            error: Exception | None = None
-            try:
-                action = reconcile(obj)
-            except Exception as exc:
-                error = exc
-                action = _policy(error_policy, self.store.get(key) or obj, exc)
-            after = self._after(key, action, error)
+            obj, after = self._fetch(key)
+            if obj is not None:
+                try:
+                    after = self._after(key, reconcile(obj), None)
+                except Exception as exc:
+                    after = self._after(key, _policy(error_policy, obj, exc), exc)
         finally:
             with self._cond:
                 self._scheduler.done(key)

@@ -17,8 +17,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from google.protobuf.message import DecodeError as _PbDecodeError
+
+from k8spb._errors import DecodeError
 from k8spb._schema import Model
-from k8spb.runtime._watcher import Apply, Delete, Event, Init, InitApply, InitDone
+from k8spb.runtime._watcher import Apply, Delete, Encoded, Event, Init, InitApply, InitDone
 
 __all__ = ["IndexFunc", "ObjectRef", "Store", "Writer", "label_index", "strip_managed_fields"]
 
@@ -93,7 +96,11 @@ class _Packed:
     def unpack(self, entry: Any) -> Any:
         if entry.__class__ is bytes:
             obj = object.__new__(self.cls)  # Model._wrap, inline
-            obj._pb = self.parse(entry)
+            try:
+                obj._pb = self.parse(entry)
+            except (_PbDecodeError, RuntimeError, ValueError) as exc:  # corrupt bytes from the server
+                kind = getattr(self.cls, "kind", self.cls.__name__)
+                raise DecodeError(f"cached object does not decode: {exc}", kind=kind) from None
             return obj
         return entry
 
@@ -105,7 +112,7 @@ class Store(Generic[K]):
         self._data: dict[tuple[str, str | None], Any] = {}
         self._packed = _Packed()
         self._lock = threading.Lock()
-        self._namespaces: dict[str | None, set[tuple[str, str | None]]] = {}
+        self._namespaces: dict[str | None, set[tuple[str, str | None]]] | None = None  # built on first use
         self._indexes: dict[str, dict[str, set[tuple[str, str | None]]]] = {}
         self._ready = threading.Event()
         self._waiters: builtins.list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -135,6 +142,10 @@ class Store(Generic[K]):
     def in_namespace(self, namespace: str | None) -> builtins.list[K]:
         """The objects of one namespace (None: the cluster-scoped ones)."""
         with self._lock:
+            if self._namespaces is None:
+                self._namespaces = {}
+                for key in list(self._data):
+                    self._namespaces.setdefault(key[1], set()).add(key)
             keys = list(self._namespaces.get(namespace or None, ()))
         return self._many(keys)
 
@@ -202,6 +213,7 @@ class Writer(Generic[K]):
         self.store: Store[K] = Store()
         self._transform = transform
         self._index_funcs = dict(indexes or {})
+        self._keeps_encoded = not self._index_funcs and transform in _READ_ONLY  # an encoded object stays so
         self.store._indexes = {name: {} for name in self._index_funcs}
         self._buffer: dict[tuple[str, str | None], Any] | None = None  # the initial state being listed
         self._buffer_values: dict[tuple[str, str | None], dict[str, tuple[str, ...]]] = {}
@@ -210,12 +222,15 @@ class Writer(Generic[K]):
 
     def apply(self, event: Event[K]) -> None:
         """Apply one watcher event."""
-        if isinstance(event, Apply):
-            self._put(event.object, initial=False)
+        if isinstance(event, (Apply, InitApply)):
+            initial = type(event) is InitApply
+            encoded = event._encoded
+            if encoded is None or not self._put_encoded(encoded, initial):
+                self._put(event.object, initial=initial)
         elif isinstance(event, Delete):
-            self._remove(self._key(event.object))
-        elif isinstance(event, InitApply):
-            self._put(event.object, initial=True)
+            encoded = event._encoded
+            gone: Any = encoded.meta if encoded is not None else event.object.metadata  # type: ignore[attr-defined]
+            self._remove(self._key(gone))
         elif isinstance(event, Init):
             self._buffer, self._buffer_values = {}, {}
         elif isinstance(event, InitDone):
@@ -223,19 +238,35 @@ class Writer(Generic[K]):
             self._buffer, self._buffer_values = None, {}
             self.store._set_ready()
 
-    def _key(self, obj: Any) -> tuple[str, str | None]:
-        meta = obj.metadata
+    def _key(self, meta: Any) -> tuple[str, str | None]:
+        """The key of an object's metadata (a model or a protobuf ObjectMeta: the same names)."""
         ns = meta.namespace or None
         if ns is not None:  # one string per namespace, not one per object
             ns = self._interned.setdefault(ns, ns)
         return (meta.name or "", ns)
 
+    def _put_encoded(self, encoded: Encoded, initial: bool) -> bool:
+        """Keep an object that came encoded without parsing it (False: it needs the general way)."""
+        packed = self.store._packed
+        cls = encoded.raw.cls
+        if not self._keeps_encoded or (packed.cls is not cls and packed.cls is not None):
+            return False
+        if packed.cls is None:
+            packed.cls, packed.parse = cls, cls._pb_class().FromString
+        key = self._key(encoded.meta)
+        entry = encoded.raw.data if self._transform is None else encoded.without_managed_fields()
+        self._store(key, entry, None, initial)
+        return True
+
     def _put(self, obj: K, *, initial: bool) -> None:
-        key = self._key(obj)
+        key = self._key(obj.metadata)  # type: ignore[attr-defined]
         if self._transform is not None:
             obj = self._transform(obj)
         values = self._index_values(obj) if self._index_funcs else None
-        entry = self.store._packed.pack(obj, self._transform in _READ_ONLY)
+        self._store(key, self.store._packed.pack(obj, self._transform in _READ_ONLY), values, initial)
+
+    def _store(self, key: tuple[str, str | None], entry: Any, values: dict[str, tuple[str, ...]] | None,
+               initial: bool) -> None:
         if initial:
             if self._buffer is None:
                 self._buffer = {}
@@ -251,8 +282,11 @@ class Writer(Generic[K]):
 
     def _index(self, key: tuple[str, str | None], values: dict[str, tuple[str, ...]] | None) -> None:
         store = self.store
+        if store._namespaces is None and values is None:
+            return
         with store._lock:
-            store._namespaces.setdefault(key[1], set()).add(key)
+            if store._namespaces is not None:
+                store._namespaces.setdefault(key[1], set()).add(key)
             if values is None:
                 return
             old = self._values.get(key, {})
@@ -269,7 +303,8 @@ class Writer(Generic[K]):
         store = self.store
         store._data.pop(key, None)
         with store._lock:
-            _discard(store._namespaces, key[1], key)
+            if store._namespaces is not None:
+                _discard(store._namespaces, key[1], key)
             for name, vals in self._values.pop(key, {}).items():
                 for v in vals:
                     _discard(store._indexes[name], v, key)
@@ -277,9 +312,11 @@ class Writer(Generic[K]):
     def _replace(self, data: dict[tuple[str, str | None], Any],
                  values: dict[tuple[str, str | None], dict[str, tuple[str, ...]]]) -> None:
         store = self.store
-        namespaces: dict[str | None, set[tuple[str, str | None]]] = {}
-        for key in data:
-            namespaces.setdefault(key[1], set()).add(key)
+        namespaces: dict[str | None, set[tuple[str, str | None]]] | None = None
+        if store._namespaces is not None:
+            namespaces = {}
+            for key in data:
+                namespaces.setdefault(key[1], set()).add(key)
         indexes: dict[str, dict[str, set[tuple[str, str | None]]]] = {name: {} for name in self._index_funcs}
         for key, vals in values.items():
             for name, vs in vals.items():

@@ -27,9 +27,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
+from google.protobuf.message import DecodeError as _PbDecodeError
+
 from k8spb._api import Api, AsyncApi
+from k8spb._codec._envelope import read_varint
+from k8spb._codec._watch import RawObject
 from k8spb._errors import ApiError, DecodeError, Gone, TransportError
 from k8spb._request import ListParams, WatchParams
 
@@ -64,11 +69,117 @@ class Init:
     """A (re)list starts: what follows, up to :class:`InitDone`, is the whole state."""
 
 
-@dataclass(slots=True)
-class InitApply(Generic[K]):
+class Encoded:
+    """An object as it came off the wire, its metadata alone parsed (the watcher reads no more of it).
+
+    Go writes every kind's ``metadata`` (field 1) first: it is parsed from its own bytes, so the
+    watcher and a store can read keys and resourceVersions, and drop ``managedFields``, without parsing
+    the rest; the object itself is parsed only when someone reads it.
+    """
+
+    __slots__ = ("end", "meta", "raw")
+
+    def __init__(self, raw: RawObject) -> None:
+        data = raw.data
+        if data[:1] != b"\x0a" or not _metadata_first(raw.cls):
+            raise ValueError("not a message whose metadata comes first")
+        n, p = data[1], 2  # metadata's length: mostly one or two bytes
+        if n >= 0x80:
+            n, p = read_varint(data, 1)
+        try:
+            self.meta: Any = _object_meta().FromString(memoryview(data)[p : p + n])
+        except (_PbDecodeError, RuntimeError, ValueError) as exc:
+            kind = getattr(raw.cls, "kind", raw.cls.__name__)
+            raise DecodeError(f"truncated or corrupt protobuf metadata: {exc}", kind=kind) from None
+        self.raw = raw
+        self.end = p + n
+
+    def without_managed_fields(self) -> bytes:
+        """The object's bytes with ``metadata.managedFields`` dropped."""
+        meta, data = self.meta, self.raw.data
+        if not meta.managedFields:
+            return data
+        meta.ClearField("managedFields")
+        md = meta.SerializePartialToString()
+        k = len(md)
+        head = bytes((0x0A, k)) if k < 0x80 else bytes((0x0A, k & 0x7F | 0x80, k >> 7)) if k < 0x4000 else _head(k)
+        return b"".join((head, md, memoryview(data)[self.end:]))
+
+
+def _head(n: int) -> bytes:
+    """Field 1's tag and a length of ``n``, as a varint."""
+    out = bytearray(b"\x0a")
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _metadata_first(cls: type[Any]) -> bool:
+    """Whether ``cls``'s field 1 is its ObjectMeta (so Go writes the metadata first)."""
+    known = _METADATA_FIRST.get(cls)
+    if known is None:
+        field = cls._schema.by_key.get("metadata")
+        known = _METADATA_FIRST[cls] = (field is not None and field.number == 1
+                                        and field.ref == "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+    return known
+
+
+_METADATA_FIRST: dict[type[Any], bool] = {}
+
+
+@cache
+def _object_meta() -> Any:
+    from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
+
+    return ObjectMeta._pb_class()
+
+
+_new = object.__new__
+
+
+class _ObjectEvent(Generic[K]):
+    """An event about one object: ``event.object`` (parsed on first read when it came encoded)."""
+
+    __slots__ = ("_encoded", "_object")
+    __match_args__ = ("object",)
+
+    def __init__(self, object: K) -> None:
+        self._object: K | None = object
+        self._encoded: Encoded | None = None
+
+    @classmethod
+    def _of(cls, obj: Any) -> Any:
+        event = _new(cls)
+        if type(obj) is Encoded:
+            event._object, event._encoded = None, obj
+        else:
+            event._object, event._encoded = obj, None
+        return event
+
+    @property
+    def object(self) -> K:
+        obj = self._object
+        if obj is None:
+            assert self._encoded is not None
+            obj = self._object = self._encoded.raw.decode()  # type: ignore[assignment]
+        return obj  # type: ignore[return-value]
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is type(self) and bool(other.object == self.object)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = self._object if self._object is not None else self._encoded and self._encoded.raw
+        return f"{type(self).__name__}({shown!r})"
+
+
+class InitApply(_ObjectEvent[K]):
     """An object of the initial state."""
 
-    object: K
+    __slots__ = ()
 
 
 @dataclass(slots=True)
@@ -78,18 +189,16 @@ class InitDone:
     resource_version: str | None = None
 
 
-@dataclass(slots=True)
-class Apply(Generic[K]):
+class Apply(_ObjectEvent[K]):
     """An object was added or modified."""
 
-    object: K
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class Delete(Generic[K]):
+class Delete(_ObjectEvent[K]):
     """An object was deleted (its last state)."""
 
-    object: K
+    __slots__ = ()
 
 
 Event: TypeAlias = Init | InitApply[K] | InitDone | Apply[K] | Delete[K]
@@ -162,15 +271,30 @@ _Step = _List | _Watch
 
 
 def _resource_version(obj: Any) -> str | None:
+    if type(obj) is Encoded:
+        encoded: str = obj.meta.resourceVersion
+        return encoded or None
     meta = getattr(obj, "metadata", None)
     rv = getattr(meta, "resource_version", None) if meta is not None else None
     return rv or None
 
 
 def _ends_initial_events(obj: Any) -> bool:
+    if type(obj) is Encoded:
+        return bool(obj.meta.annotations.get(INITIAL_EVENTS_END) == "true")
     meta = getattr(obj, "metadata", None)
     annotations: dict[str, str] | None = getattr(meta, "annotations", None) if meta is not None else None
     return annotations is not None and annotations.get(INITIAL_EVENTS_END) == "true"
+
+
+def _encoded(obj: Any) -> Any:
+    """A RawObject as :class:`Encoded` (or decoded, when its layout is not Go's); anything else as it is."""
+    if type(obj) is not RawObject:
+        return obj
+    try:
+        return Encoded(obj)
+    except ValueError:
+        return obj.decode()
 
 
 class _Machine:
@@ -199,7 +323,7 @@ class _Machine:
     def page(self, page: Any) -> list[Event[Any]]:
         """A list page arrived: its objects, framed by Init / InitDone."""
         events: list[Event[Any]] = [Init()] if self.continue_token is None else []
-        events += [InitApply(obj) for obj in page]
+        events += [InitApply._of(obj) for obj in page]
         self.continue_token = page.continue_token
         if self.continue_token is None:
             self.rv = page.resource_version
@@ -210,8 +334,9 @@ class _Machine:
         return events
 
     def event(self, type_: str, obj: Any) -> list[Event[Any]]:
-        """A watch event arrived."""
+        """A watch event arrived (its object decoded, or a RawObject)."""
         self.failures = 0
+        obj = _encoded(obj)
         rv = _resource_version(obj)
         if rv is not None:
             self.rv = rv
@@ -225,10 +350,10 @@ class _Machine:
                 return [InitDone(self.rv)]
             return []
         if self.initial:
-            return [InitApply(obj)] if type_ != "DELETED" else []
+            return [InitApply._of(obj)] if type_ != "DELETED" else []
         if type_ == "DELETED":
-            return [Delete(obj)]
-        return [Apply(obj)]
+            return [Delete._of(obj)]
+        return [Apply._of(obj)]
 
     def watch_ended(self) -> None:
         """The server ended the watch (its timeout): watch again from the last resourceVersion."""
@@ -285,8 +410,8 @@ def watcher(api: Api[K] | AsyncApi[K], config: WatcherConfig | None = None, *,
     """
     machine = _Machine(config or WatcherConfig())
     if isinstance(api, AsyncApi):
-        return _arun(machine, api.list, api.watch)
-    return _run(machine, api.list, api.watch, stop)
+        return _arun(machine, api.list, api._watch_raw)
+    return _run(machine, api.list, api._watch_raw, stop)
 
 
 @overload
