@@ -148,3 +148,43 @@ def test_reflector_passes_events_on() -> None:
         return [e async for e in reflector(w, agen())]
 
     assert len(asyncio.run(run())) == 1 and len(w.store) == 2
+
+
+def _widgets(n: int, payload: int = 2000) -> bytes:
+    import json
+
+    items = [{"metadata": {"name": f"w{i}", "namespace": "default", "resourceVersion": str(i),
+                           "managedFields": [{"manager": "m", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]},
+              "spec": {"size": i, "blob": "x" * payload}} for i in range(n)]
+    return json.dumps({"apiVersion": "example.com/v1", "kind": "WidgetList", "metadata": {"resourceVersion": "9"},
+                       "items": items}).encode()
+
+
+def test_json_objects_are_kept_encoded_without_their_list_body() -> None:
+    import gc
+    import tracemalloc
+
+    from k8spb import DynamicList, DynamicObject
+
+    w: Writer[DynamicObject] = Writer()
+    tracemalloc.start()
+    body = _widgets(500)
+    page = DynamicList.from_json(body)
+    w.apply(Init())
+    for obj in page:
+        w.apply(InitApply(obj))
+    w.apply(InitDone("9"))
+    for obj in list(page)[1:]:
+        w.apply(Delete(obj))
+    size = len(body)
+    del body, page, obj
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert held < size / 10, (held, size)  # one widget's bytes, not the whole list's body
+    kept = w.store.get("w0", "default")
+    assert kept is not None and kept["spec"] == {"size": 0, "blob": "x" * 2000}
+    assert kept.metadata.name == "w0" and kept.metadata.managed_fields is None  # stripped, still encoded
+    kept.metadata.labels = {"mine": "only"}  # a reader's own copy
+    again = w.store.get("w0", "default")
+    assert again is not None and again.metadata.labels is None and again is not kept

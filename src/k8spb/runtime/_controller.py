@@ -33,7 +33,16 @@ from k8spb._api import Api, AsyncApi
 from k8spb._errors import DecodeError
 from k8spb.runtime._scheduler import Scheduler
 from k8spb.runtime._store import ObjectRef, Store, Writer
-from k8spb.runtime._watcher import Apply, Backoff, Delete, InitApply, WatcherConfig, metadata_watcher, watcher
+from k8spb.runtime._watcher import (
+    Apply,
+    Backoff,
+    Delete,
+    InitApply,
+    WatcherConfig,
+    metadata_watcher,
+    peek_metadata,
+    watcher,
+)
 
 __all__ = ["Action", "Controller", "SyncController"]
 
@@ -150,7 +159,7 @@ class _Base(Generic[K]):
         if not isinstance(event, (Apply, InitApply, Delete)):
             return ()
         if source.mapper is _self_key:  # the main kind: the object's own key, read without parsing it
-            meta = event._encoded.meta if event._encoded is not None else event.object.metadata
+            meta = event._encoded.meta if event._encoded is not None else peek_metadata(event.object)
             return (ObjectRef(meta.name or "", meta.namespace or None),)
         try:
             return list(source.mapper(event.object))

@@ -17,11 +17,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, NamedTuple, TypeVar
 
+import msgspec
 from google.protobuf.message import DecodeError as _PbDecodeError
 
 from k8spb._errors import DecodeError
-from k8spb._schema import Model
-from k8spb.runtime._watcher import Apply, Delete, Encoded, Event, Init, InitApply, InitDone
+from k8spb._schema import Model, Raw
+from k8spb.runtime._watcher import Apply, Delete, Encoded, Event, Init, InitApply, InitDone, peek_metadata
 
 __all__ = ["IndexFunc", "ObjectRef", "Store", "Writer", "label_index", "strip_managed_fields"]
 
@@ -48,6 +49,13 @@ def ref_of(obj: Any) -> ObjectRef:
 
 def strip_managed_fields(obj: K) -> K:
     """The default transform: drop ``metadata.managedFields`` (often half an object's bytes)."""
+    raw = getattr(obj, "_json", None)
+    if raw is not None and "metadata" not in obj.__dict__ and type(raw.get("metadata")) is Raw:
+        # still encoded JSON: edit the encoded metadata (one level parsed), nothing else is parsed
+        meta_doc = _RAW_FIELDS.decode(raw["metadata"])
+        if meta_doc.pop("managedFields", None) is not None:
+            obj._json = {**raw, "metadata": Raw(msgspec.json.encode(meta_doc))}  # type: ignore[attr-defined]
+        return obj
     meta: Any = getattr(obj, "metadata", None)
     if meta is None:
         return obj
@@ -60,6 +68,7 @@ def strip_managed_fields(obj: K) -> K:
     return obj
 
 
+_RAW_FIELDS = msgspec.json.Decoder(dict[str, Raw])
 _READ_ONLY = (None, strip_managed_fields)
 """Transforms that change objects only through their protobuf messages."""
 
@@ -73,6 +82,30 @@ def label_index(key: str) -> IndexFunc:
         return (value,) if value is not None else ()
 
     return index
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(obj: Model) -> bool:
+    """No field of ``obj`` was read into a model or a container (values read are plain, or none)."""
+    by_attr = obj._schema.by_attr
+    return not any(k in by_attr and not isinstance(v, _PLAIN) for k, v in obj.__dict__.items())
+
+
+def _detached(obj: Model) -> Model:
+    """A JSON-decoded object that no longer holds its response body (a list's whole body, say).
+
+    Its values are still-encoded slices of the body: each is copied. An object some of whose fields
+    were already read into models is kept as it is (copying those would mean converting them).
+    """
+    raw = obj._json
+    if raw is None or not _plain(obj):
+        return obj
+    copy = object.__new__(type(obj))
+    copy.__dict__.update(obj.__dict__)
+    copy._json = {k: v.copy() if v.__class__ is Raw else v for k, v in raw.items()}
+    return copy
 
 
 class _Packed:
@@ -91,9 +124,18 @@ class _Packed:
             if self.cls is None:
                 self.cls, self.parse = type(obj), type(obj)._pb_class().FromString
             return (pb if untouched else obj._synced_pb()).SerializePartialToString()
+        if isinstance(obj, Model) and obj._json is not None:
+            return _detached(obj)
         return obj
 
     def unpack(self, entry: Any) -> Any:
+        """What a reader gets: its own object (for JSON ones, a shallow copy: values are still encoded)."""
+        if entry.__class__ is not bytes:
+            if isinstance(entry, Model) and entry._json is not None and _plain(entry):
+                copy = object.__new__(type(entry))
+                copy.__dict__.update(entry.__dict__)
+                return copy
+            return entry
         if entry.__class__ is bytes:
             obj = object.__new__(self.cls)  # Model._wrap, inline
             try:
@@ -229,7 +271,7 @@ class Writer(Generic[K]):
                 self._put(event.object, initial=initial)
         elif isinstance(event, Delete):
             encoded = event._encoded
-            gone: Any = encoded.meta if encoded is not None else event.object.metadata  # type: ignore[attr-defined]
+            gone: Any = encoded.meta if encoded is not None else peek_metadata(event.object)
             self._remove(self._key(gone))
         elif isinstance(event, Init):
             self._buffer, self._buffer_values = {}, {}
@@ -259,7 +301,7 @@ class Writer(Generic[K]):
         return True
 
     def _put(self, obj: K, *, initial: bool) -> None:
-        key = self._key(obj.metadata)  # type: ignore[attr-defined]
+        key = self._key(peek_metadata(obj))
         if self._transform is not None:
             obj = self._transform(obj)
         values = self._index_values(obj) if self._index_funcs else None

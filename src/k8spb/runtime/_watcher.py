@@ -37,6 +37,7 @@ from k8spb._codec._envelope import read_varint
 from k8spb._codec._watch import RawObject
 from k8spb._errors import ApiError, DecodeError, Gone, TransportError
 from k8spb._request import ListParams, WatchParams
+from k8spb._schema import Model
 
 if TYPE_CHECKING:
     from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata
@@ -270,11 +271,21 @@ class _Watch:
 _Step = _List | _Watch
 
 
+def peek_metadata(obj: Any) -> Any:
+    """An object's metadata, read without keeping it on a JSON-decoded object (so that a store can keep
+    the object's encoded form rather than a tree of models)."""
+    if isinstance(obj, Model) and obj._json is not None and "metadata" not in obj.__dict__:
+        field = obj._schema.by_attr.get("metadata")
+        if field is not None:
+            return field.peek_source(obj)
+    return getattr(obj, "metadata", None)
+
+
 def _resource_version(obj: Any) -> str | None:
     if type(obj) is Encoded:
         encoded: str = obj.meta.resourceVersion
         return encoded or None
-    meta = getattr(obj, "metadata", None)
+    meta = peek_metadata(obj)
     rv = getattr(meta, "resource_version", None) if meta is not None else None
     return rv or None
 
@@ -282,7 +293,7 @@ def _resource_version(obj: Any) -> str | None:
 def _ends_initial_events(obj: Any) -> bool:
     if type(obj) is Encoded:
         return bool(obj.meta.annotations.get(INITIAL_EVENTS_END) == "true")
-    meta = getattr(obj, "metadata", None)
+    meta = peek_metadata(obj)
     annotations: dict[str, str] | None = getattr(meta, "annotations", None) if meta is not None else None
     return annotations is not None and annotations.get(INITIAL_EVENTS_END) == "true"
 
