@@ -390,9 +390,8 @@ class Generator:
                             "from __future__ import annotations\n",
                             "import builtins  # noqa: F401",
                             "import datetime  # noqa: F401",
-                            "from dataclasses import dataclass",
                             "from typing import Any, TypeAlias  # noqa: F401\n",
-                            "from k8spb._schema import Model, load_descriptor, model, resolve_module",
+                            "from k8spb._schema import Model, load_descriptor, model, model_class, resolve_module",
                             "from k8spb._traits import (  # noqa: F401",
                             "    HasConditions, HasKind, HasMetadata, HasSpec, HasStatus, ListResource, Resource,",
                             "    SubResource,",
@@ -482,7 +481,7 @@ class Generator:
             body.append("")
             body.append("")
             body.append(f"@model({full!r}, ({specs}{',' if len(fields) == 1 else ''}))")
-            body.append("@dataclass(eq=True, repr=False, kw_only=True)")
+            body.append("@model_class")
             body.append(f"class {m['name']}({', '.join(bases)}):")
             body.append(f"    {_docstring(doc)}")
             if cls_attrs:

@@ -59,6 +59,10 @@ def names(client: Client) -> list[str]:
 def phase(client: Client) -> int:
     pod = Api(client, Pod).get("web")
     return pod.status.phase if pod.status else 0
+
+
+def build() -> Pod:
+    return Pod(metdata=None)
 '''
 
 
@@ -82,6 +86,7 @@ def test_mypy_strict_sees_the_installed_package(programs: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'bad.py:7: error: "ObjectMeta" has no attribute "nmae"' in proc.stdout
     assert "bad.py:12: error: Incompatible return value type" in proc.stdout
+    assert 'bad.py:16: error: Unexpected keyword argument "metdata" for "Pod"' in proc.stdout
     assert "Cannot find implementation or library stub" not in proc.stdout
 
 
@@ -93,4 +98,5 @@ def test_pyright_sees_the_installed_package(programs: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'bad.py:7:24 - error: Cannot access attribute "nmae" for class "ObjectMeta"' in proc.stdout
     assert "bad.py:12:12 - error" in proc.stdout
+    assert 'bad.py:16:16 - error: No parameter named "metdata"' in proc.stdout
     assert "reportMissingImports" not in proc.stdout

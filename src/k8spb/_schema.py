@@ -23,20 +23,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime
 import json
 import math
 from collections.abc import Callable, Iterable
 from operator import itemgetter
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 import msgspec
 from google.protobuf import descriptor_pool, message_factory
 
 from k8spb._errors import DecodeError, EncodeError
 
-__all__ = ["Field", "Kind", "Model", "Raw", "json_field", "json_model", "load_descriptor", "model", "parse_raw",
-           "resolve_module"]
+__all__ = ["Field", "Kind", "Model", "Raw", "json_field", "json_model", "load_descriptor", "model", "model_class",
+           "parse_raw", "resolve_module"]
 
 POOL = descriptor_pool.DescriptorPool()
 """k8spb's own descriptor pool, so protos a user compiled elsewhere never clash with ours."""
@@ -1284,6 +1285,16 @@ def pb_to_json(pb: Any, schema: MessageSchema, path: str) -> dict[str, Any]:
 # The model base class
 
 
+@dataclass_transform(kw_only_default=True, eq_default=True)
+def model_class(cls: type[M]) -> type[M]:
+    """Make a generated class a dataclass (for ``dataclasses.fields``, ``replace``, type checkers).
+
+    Its ``__init__`` and ``__eq__`` are :class:`Model`'s, written once: generating them per class (as
+    ``@dataclass`` does) was half the time of importing a group-version module.
+    """
+    return dataclasses.dataclass(init=False, eq=False, repr=False, kw_only=True, match_args=False)(cls)
+
+
 class Model:
     """Base class of every generated Kubernetes model (a dataclass)."""
 
@@ -1295,6 +1306,22 @@ class Model:
     _pb: Any = None
     _json: dict[str, Any] | None = None
     _path: str = ""
+
+    def __init__(self, **fields: Any) -> None:
+        """Build an object by hand: every field a keyword argument (unset fields read as None)."""
+        by_attr = self._schema.by_attr
+        for name in fields:
+            if name not in by_attr:
+                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
+        self.__dict__.update(fields)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when of the same class with equal fields (as a dataclass compares)."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f.attr) == getattr(other, f.attr) for f in self._schema.fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
 
     # construction from sources ----------------------------------------------------------------------
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 import msgspec
-import yaml
 
 from k8spb._errors import DecodeError, EncodeError, Error
 from k8spb._registry import builtin_group_version, check_api_version, class_for
@@ -31,18 +31,19 @@ class _ListDocument(msgspec.Struct, forbid_unknown_fields=True):
 _LIST = msgspec.json.Decoder(_ListDocument)
 _LIST_KEYS = tuple(_ListDocument.__struct_fields__)
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+@cache
+def _yaml() -> tuple[Any, Any, Any]:
+    """PyYAML, its loader (safe, timestamps left as strings, as Kubernetes' YAML-to-JSON step does) and
+    dumper: imported on first use, so that importing k8spb does not pay for it."""
+    import yaml
 
-
-class _KubeLoader(_Loader):  # type: ignore[misc]
-    """Safe YAML that leaves timestamps as strings, as Kubernetes' YAML-to-JSON step does."""
-
-
-_KubeLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
-}
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader: Any = type("KubeLoader", (base,), {})
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    return yaml, loader, getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _no_constant(name: str) -> Any:
@@ -91,8 +92,9 @@ def parse_json(data: bytes, *, listing: bool = False) -> Any:
 
 def load_yaml_documents(data: bytes) -> list[Any]:
     """Every non-empty document of a (possibly multi-document) YAML stream."""
+    yaml, loader, _ = _yaml()
     try:
-        docs = [d for d in yaml.load_all(data, Loader=_KubeLoader) if d is not None]
+        docs = [d for d in yaml.load_all(data, Loader=loader) if d is not None]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
@@ -189,8 +191,9 @@ def dump_json(obj: Model) -> bytes:
 
 def dump_yaml(obj: Model) -> bytes:
     doc = obj.to_dict()
+    yaml, _, dumper = _yaml()
     try:
-        text: str = yaml.dump(doc, Dumper=_Dumper, sort_keys=True, allow_unicode=True, default_flow_style=False)
+        text: str = yaml.dump(doc, Dumper=dumper, sort_keys=True, allow_unicode=True, default_flow_style=False)
         return text.encode()
     except (yaml.YAMLError, TypeError, ValueError, RecursionError) as exc:  # surrogates, mixed key types
         raise EncodeError(f"cannot write YAML: {exc}", kind=getattr(obj, "kind", None)) from None
