@@ -305,3 +305,13 @@ def test_followed_log_lines_from_a_gzip_stream(hostile: Any) -> None:
     srv = hostile(handler)
     with _client(srv.url) as client:
         assert list(Api(client, Pod, namespace="default").log_stream("p")) == ["one", "", "two é", "three"]
+
+
+def test_an_unconditional_replace_is_resent_after_a_cut_answer(server: ApiServer) -> None:
+    """Without a resourceVersion a replace cannot fail for having been applied once: it is resent and succeeds."""
+    with Client(Config.from_kubeconfig(server.kubeconfig_path), backoff=0.01) as client:
+        api = Api(client, ConfigMap, namespace="default")
+        api.create(ConfigMap(metadata=ObjectMeta(name="unconditional"), data={"v": "1"}))
+        server.cut_next(verb="update")
+        got = api.replace("unconditional", ConfigMap(metadata=ObjectMeta(name="unconditional"), data={"v": "2"}))
+        assert got.data == {"v": "2"} and server.pending_faults() == 0

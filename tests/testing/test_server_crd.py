@@ -101,6 +101,14 @@ def test_custom_object_crud(http: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["metadata"]["generation"] == 2
     stale = http.put(f"{BASE}/crud", json=obj)
     assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
+    del obj["metadata"]["resourceVersion"]  # custom resources allow no unconditional update (built-ins do)
+    unconditional = http.put(f"{BASE}/crud", json=obj)
+    assert unconditional.status_code == 422 and "must be specified for an update" in unconditional.text
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "unconditional"}, "data": {"a": "1"}}
+    assert http.post("/api/v1/namespaces/default/configmaps", json=cm).status_code == 201
+    cm["data"] = {"a": "2"}
+    replaced = http.put("/api/v1/namespaces/default/configmaps/unconditional", json=cm)
+    assert replaced.status_code == 200 and replaced.json()["data"] == {"a": "2"}
     items = http.get(BASE).json()
     assert items["kind"] == "CronTabList" and "crud" in [i["metadata"]["name"] for i in items["items"]]
     # unstructured list items keep their TypeMeta (typed lists drop it: see test_server_http)

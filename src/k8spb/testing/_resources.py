@@ -132,6 +132,12 @@ class ResourceType:
         return self.custom or "spec" in self.model._schema.by_key
 
     @property
+    def unconditional_update(self) -> bool:
+        """An update may leave out metadata.resourceVersion (its strategy's AllowUnconditionalUpdate): true
+        for most built-in kinds, false for custom resources and VolumeAttachments."""
+        return not self.custom and (self.group, self.plural) != ("storage.k8s.io", "volumeattachments")
+
+    @property
     def has_status(self) -> bool:
         return "status" in self.subresources
 

@@ -508,7 +508,7 @@ class Store:
             if old is None:
                 raise ApiError.not_found(rt, name)
             rv = meta.get("resourceVersion")
-            if not rv:
+            if not rv and not rt.unconditional_update:
                 raise ApiError.invalid(rt, name, [("FieldValueInvalid", "metadata.resourceVersion",
                                                    "Invalid value: 0x0: must be specified for an update")])
             return self._write(rt, old, new, subresource=subresource, manager=manager, dry_run=dry_run)
