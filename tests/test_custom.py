@@ -601,3 +601,33 @@ def test_lazy_and_eager_decoding_agree(spec: dict[str, Any]) -> None:
     except k8spb.DecodeError:
         written = None
     assert written == eager
+
+
+def test_runtime_metadata_watcher_of_custom_resources_speaks_protobuf(client: Client) -> None:
+    from k8spb.apimachinery.pkg.apis.meta.v1 import PartialObjectMetadata
+    from k8spb.runtime import Apply as Changed
+    from k8spb.runtime import InitDone, metadata_watcher
+
+    gadgets = Api(client, Gadget, namespace="default")
+    gadgets.create(_gadget("meta-only"))
+    seen_types: set[str] = set()
+
+    class Types:
+        def on_request(self, request: k8spb.Request) -> k8spb.Request:
+            return request
+
+        def on_response(self, request: k8spb.Request, status: int, elapsed: float) -> None:
+            seen_types.add(request.header("Accept") or "")
+
+    with Client(client.config, middleware=[Types()]) as watching:
+        stream = metadata_watcher(Api(watching, Gadget, namespace="default"))
+        for event in stream:
+            if isinstance(event, InitDone):
+                gadgets.patch("meta-only", Merge({"metadata": {"labels": {"seen": "yes"}}}))
+            if isinstance(event, Changed):
+                assert type(event.object) is PartialObjectMetadata
+                assert event.object.metadata is not None and event.object.metadata.labels == {"seen": "yes"}
+                break
+        stream.close()
+    assert all(a.startswith("application/vnd.kubernetes.protobuf;as=PartialObjectMetadata") for a in seen_types)
+    gadgets.delete("meta-only")
