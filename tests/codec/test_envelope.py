@@ -69,3 +69,12 @@ def test_paths_agree_on_mutated_bytes(monkeypatch: pytest.MonkeyPatch, cut: int,
         data[pos] = value
     by_hand, by_upb = _decode_both(bytes(data[:cut]), monkeypatch)
     assert by_hand == by_upb
+
+
+@given(st.integers(min_value=0, max_value=2**64 - 1))
+def test_varints_round_trip(n: int) -> None:
+    from k8spb._codec._envelope import read_varint, write_varint
+
+    data = write_varint(n)
+    assert read_varint(data, 0) == (n, len(data))
+    assert len(data) == max(1, -(-n.bit_length() // 7))

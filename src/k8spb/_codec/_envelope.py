@@ -15,7 +15,8 @@ from k8spb._registry import check_api_version, class_for
 from k8spb._schema import Model
 from k8spb.apimachinery.pkg.runtime import Unknown
 
-__all__ = ["ENVELOPE_TAIL", "decode_envelope", "encode_envelope", "envelope_head", "parse_bare", "read_varint"]
+__all__ = ["ENVELOPE_TAIL", "decode_envelope", "encode_envelope", "envelope_head", "parse_bare", "read_varint",
+           "write_varint"]
 
 _Unknown: Any = Unknown._pb_class()
 _SPLIT_ABOVE = 64 * 1024
@@ -90,6 +91,26 @@ class _Envelope:
         self.raw = raw
         self.contentEncoding = encoding
         self.contentType = content_type
+
+
+_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
+def write_varint(n: int) -> bytes:
+    """The varint of ``n`` (not negative)."""
+    if n < 0x80:
+        return _BYTE[n]
+    if n < 0x4000:  # most lengths: no loop
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
 
 
 def read_varint(view: bytes | bytearray | memoryview, pos: int) -> tuple[int, int]:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, ove
 from google.protobuf.message import DecodeError as _PbDecodeError
 
 from k8spb._api import Api, AsyncApi
-from k8spb._codec._envelope import read_varint
+from k8spb._codec._envelope import read_varint, write_varint
 from k8spb._codec._watch import RawObject
 from k8spb._errors import ApiError, DecodeError, Gone, TransportError
 from k8spb._request import ListParams, WatchParams
@@ -102,19 +102,7 @@ class Encoded:
             return data
         meta.ClearField("managedFields")
         md = meta.SerializePartialToString()
-        k = len(md)
-        head = bytes((0x0A, k)) if k < 0x80 else bytes((0x0A, k & 0x7F | 0x80, k >> 7)) if k < 0x4000 else _head(k)
-        return b"".join((head, md, memoryview(data)[self.end:]))
-
-
-def _head(n: int) -> bytes:
-    """Field 1's tag and a length of ``n``, as a varint."""
-    out = bytearray(b"\x0a")
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+        return b"".join((b"\x0a", write_varint(len(md)), md, memoryview(data)[self.end:]))
 
 
 def _metadata_first(cls: type[Any]) -> bool:

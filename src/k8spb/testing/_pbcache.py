@@ -12,7 +12,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from k8spb._codec import PROTOBUF, encode
-from k8spb._codec._envelope import ENVELOPE_TAIL, envelope_head
+from k8spb._codec._envelope import ENVELOPE_TAIL, envelope_head, write_varint
 from k8spb._codec._watch import EVENT_TYPES
 from k8spb._registry import class_for
 from k8spb._schema import Model
@@ -20,33 +20,16 @@ from k8spb.testing._lru import BytesLRU, identity
 
 __all__ = ["ProtobufCache", "watch_frame"]
 
-_BYTE = [bytes((i,)) for i in range(0x80)]
-
-
-def _varint(n: int) -> bytes:
-    if n < 0x80:
-        return _BYTE[n]
-    if n < 0x4000:  # most objects: one call per watch event, so the common sizes skip the loop
-        return bytes((n & 0x7F | 0x80, n >> 7))
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def _field(tag: bytes, data: bytes) -> bytes:
     """A length-delimited field: tag byte, length, data."""
-    return tag + _varint(len(data)) + data
+    return tag + write_varint(len(data)) + data
 
 
 def _envelope_parts(api_version: str, kind: str, raw: bytes) -> tuple[bytes, ...]:
     """``k8s\\0`` + runtime.Unknown{typeMeta, raw, contentEncoding: "", contentType: ""}, as Go writes it."""
-    return envelope_head(api_version, kind), _varint(len(raw)), raw, ENVELOPE_TAIL
+    return envelope_head(api_version, kind), write_varint(len(raw)), raw, ENVELOPE_TAIL
 
 
 def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
@@ -69,8 +52,8 @@ def _frame_head(type_field: bytes, size: int) -> bytes:
     """A frame up to its RawExtension.raw, which is ``size`` bytes long and follows."""
     head = _FRAME_HEADS.get((type_field, size))
     if head is None:
-        raw_len = _varint(size)
-        ext_len = _varint(1 + len(raw_len) + size)
+        raw_len = write_varint(size)
+        ext_len = write_varint(1 + len(raw_len) + size)
         body_len = len(type_field) + 1 + len(ext_len) + 1 + len(raw_len) + size
         head = b"".join((body_len.to_bytes(4, "big"), type_field, b"\x12", ext_len, b"\x0a", raw_len))
         if len(_FRAME_HEADS) >= 4096:
@@ -150,5 +133,5 @@ class ProtobufCache:
             meta = meta_cls._from_json_dict(obj.get("metadata") or {}, "metadata")
             parts.append(_field(b"\x0a", meta._synced_pb().SerializeToString(deterministic=True)))
         for raw in self._bare_many(item_cls, obj["items"], api_version):
-            parts += (b"\x12", _varint(len(raw)), raw)
+            parts += (b"\x12", write_varint(len(raw)), raw)
         return _envelope(api_version, obj["kind"], b"".join(parts))
