@@ -3,8 +3,10 @@
 Objects decoded from protobuf are kept as their protobuf bytes (after the transform, which by default
 drops ``managedFields``) and decoded again on every read, in C: a cached pod costs its ~3 kB of bytes
 rather than a tree of Python objects, keeping one never keeps a whole list's memory alive, and what a
-reader gets is its own copy to change as it likes. Other objects (JSON-decoded custom resources,
-DynamicObject) are kept as they are.
+reader gets is its own copy to change as it likes. JSON-decoded objects (custom resources,
+DynamicObject) are kept as their still-encoded values, copied out of the response body they came in
+(so a list's body is not kept either), and read as shallow copies; objects built by hand are kept as
+they are.
 
 One Writer (one watcher) writes; any number of threads or tasks read.
 """
@@ -41,12 +43,6 @@ class ObjectRef(NamedTuple):
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
-def ref_of(obj: Any) -> ObjectRef:
-    """The ObjectRef of an object with standard metadata."""
-    meta = obj.metadata
-    return ObjectRef(meta.name or "", meta.namespace or None)
-
-
 def strip_managed_fields(obj: K) -> K:
     """The default transform: drop ``metadata.managedFields`` (often half an object's bytes)."""
     raw = getattr(obj, "_json", None)
@@ -70,7 +66,8 @@ def strip_managed_fields(obj: K) -> K:
 
 _RAW_FIELDS = msgspec.json.Decoder(dict[str, Raw])
 _READ_ONLY = (None, strip_managed_fields)
-"""Transforms that change objects only through their protobuf messages."""
+"""Transforms that change objects only in their sources (a protobuf message, encoded JSON), never through
+values read into models: such an object's source alone is the truth."""
 
 
 def label_index(key: str) -> IndexFunc:
@@ -136,15 +133,13 @@ class _Packed:
                 copy.__dict__.update(entry.__dict__)
                 return copy
             return entry
-        if entry.__class__ is bytes:
-            obj = object.__new__(self.cls)  # Model._wrap, inline
-            try:
-                obj._pb = self.parse(entry)
-            except (_PbDecodeError, RuntimeError, ValueError) as exc:  # corrupt bytes from the server
-                kind = getattr(self.cls, "kind", self.cls.__name__)
-                raise DecodeError(f"cached object does not decode: {exc}", kind=kind) from None
-            return obj
-        return entry
+        obj = object.__new__(self.cls)  # Model._wrap, inline
+        try:
+            obj._pb = self.parse(entry)
+        except (_PbDecodeError, RuntimeError, ValueError) as exc:  # corrupt bytes from the server
+            kind = getattr(self.cls, "kind", self.cls.__name__)
+            raise DecodeError(f"cached object does not decode: {exc}", kind=kind) from None
+        return obj
 
 
 class Store(Generic[K]):

@@ -1,7 +1,8 @@
 """watcher(): list, then watch from the list's resourceVersion, recovering from every failure.
 
 The state machine is written once, without IO (:class:`_Machine`): it says what to do next (list a
-page, watch, sleep) and turns what came back into :data:`Event` values. :func:`watcher` drives it
+page, watch) and how long to wait after a failure, and turns what came back into :data:`Event`
+values. :func:`watcher` drives it
 with an :class:`~k8spb.Api` (an iterator) or an :class:`~k8spb.AsyncApi` (an async iterator).
 
 Recovery, as client-go's reflector and kube-rs's watcher do it:
@@ -307,7 +308,6 @@ class _Machine:
         self.rv: str | None = None  # where the next watch starts
         self.initial = False  # inside a streamed initial state (between Init and the end bookmark)
         self.failures = 0
-        self.relists = 0  # how many times the state was listed (for tests and logs)
 
     def step(self) -> _Step:
         if self.listing and not self.streaming:  # list, page by page
@@ -327,7 +327,6 @@ class _Machine:
         if self.continue_token is None:
             self.rv = page.resource_version
             self.listing = False
-            self.relists += 1
             events.append(InitDone(self.rv))
         self.failures = 0
         return events
@@ -345,7 +344,6 @@ class _Machine:
         if type_ == "BOOKMARK":
             if self.initial and _ends_initial_events(obj):
                 self.initial = False
-                self.relists += 1
                 return [InitDone(self.rv)]
             return []
         if self.initial:
