@@ -262,7 +262,11 @@ def test_schema_of_every_python_type() -> None:
     assert props["dnsName"] == {"type": "string", "description": "The DNS name."}
     # a generated model: its fields' types (and its docstring)
     selector = props["selector"]
-    assert selector["type"] == "object" and selector["description"].startswith("A label selector")
+    assert selector["type"] == "object"
+    if (LabelSelector.__doc__ or "") != "LabelSelector.":  # built with the upstream comments (see build.py)
+        assert selector["description"].startswith("A label selector")
+    else:
+        assert "description" not in selector
     assert selector["properties"]["matchLabels"] == {"type": "object", "additionalProperties": {"type": "string"}}
     assert selector["properties"]["matchExpressions"]["items"]["properties"]["values"] == {
         "type": "array", "items": {"type": "string"}}

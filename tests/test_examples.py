@@ -22,7 +22,7 @@ from k8spb.apimachinery.pkg.apis.meta.v1 import ObjectMeta
 from k8spb.testing import ApiServer
 from tests.conftest import ROOT
 
-SERVICES = {"operator.py"}  # run until stopped: driven by their own tests below
+SERVICES = {"mirror_operator.py"}  # run until stopped: driven by their own tests below
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if p.name not in SERVICES)
 
 
@@ -43,6 +43,13 @@ def test_example_runs(path: Path, kubeconfig: str) -> None:
     proc = _run([str(path)], kubeconfig)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip()
+
+
+def test_no_example_shadows_a_standard_module() -> None:
+    # ``python examples/x.py`` puts examples/ first on sys.path: an examples/operator.py would be what
+    # ``import operator`` finds (datetime, collections ... import it) in a fresh virtualenv
+    clashes = [p.name for p in (ROOT / "examples").glob("*.py") if p.stem in sys.stdlib_module_names]
+    assert not clashes
 
 
 def test_readme_quick_start_is_the_example() -> None:
@@ -67,11 +74,11 @@ def test_cli_get(kubeconfig: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# examples/operator.py: run as a process against the server, driven through its whole life, with faults
+# examples/mirror_operator.py: run as a process against the server, driven through its whole life, with faults
 
 
 def _load_operator() -> Any:
-    spec = importlib.util.spec_from_file_location("example_operator", ROOT / "examples" / "operator.py")
+    spec = importlib.util.spec_from_file_location("example_operator", ROOT / "examples" / "mirror_operator.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -94,7 +101,7 @@ def test_operator_example() -> None:
     with ApiServer() as srv, Client(Config.from_kubeconfig(srv.kubeconfig_path)) as client:
         env = {**os.environ, "KUBECONFIG": srv.kubeconfig_path,
                "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT)))}
-        proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "operator.py")], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "mirror_operator.py")], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "operator: running"

@@ -498,7 +498,7 @@ def _generated_schema(cls: type[Model], stack: tuple[type, ...]) -> dict[str, An
                         else {"type": "object", "additionalProperties": one} if f.container == "m" else dict(one))
     out: dict[str, Any] = {"type": "object", "properties": props}
     doc = (cls.__doc__ or "").strip()
-    if doc:
+    if doc and doc != f"{cls.__name__}.":  # build.py's stand-in when the upstream comments were absent
         out["description"] = doc
     return out
 
