@@ -59,21 +59,10 @@ def preload(srv: Any, pods: int) -> None:
     from bench import make_pod_list  # type: ignore[import-not-found]
 
     rt = srv.resources.get("", "v1", "pods")
-    rs_type = srv.resources.get("apps", "v1", "replicasets")
-    owners: dict[str, str] = {}  # the pods' ReplicaSets exist (the server collects orphans, as kube's GC does)
     for item in make_pod_list(pods)["items"]:
         item["metadata"].pop("resourceVersion", None)
         item["metadata"].pop("uid", None)
         item["metadata"]["namespace"] = "default"
-        for ref in item["metadata"].get("ownerReferences") or ():
-            if ref["name"] not in owners:
-                rs = srv.store.create(rs_type, "default", {
-                    "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": ref["name"]},
-                    "spec": {"selector": {"matchLabels": {"rs": ref["name"]}},
-                             "template": {"metadata": {"labels": {"rs": ref["name"]}},
-                                          "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
-                owners[ref["name"]] = rs["metadata"]["uid"]
-            ref["uid"] = owners[ref["name"]]
         created = srv.store.create(rt, "default", {"apiVersion": "v1", "kind": "Pod", **item})
         # the server resets status on create, as kube-apiserver does; the kubelet's status comes next
         created["status"] = item["status"]
